@@ -1,0 +1,40 @@
+"""Exceptions raised by the bridge.
+
+    BridgeError                 root of everything the bridge raises on purpose
+    ├── ConfigError             configuration is invalid; the CLI exits with code 2
+    ├── SandboxError            a local sandbox component (Kafka, simulator) cannot start
+    │   └── MissingToolError    java or mvn is not installed
+    ├── SchemaError             a schema file is missing or invalid, or a record does not fit it
+    └── ProtocolError           the exchange violated its protocol beyond one bad frame
+                                (bad frames are events, not exceptions)
+"""
+
+from __future__ import annotations
+
+
+class BridgeError(Exception):
+    """Root of the bridge's own exceptions."""
+
+
+class ConfigError(BridgeError):
+    """Invalid configuration. ``field`` names the offending setting, dotted."""
+
+    def __init__(self, message: str, field: str | None = None) -> None:
+        super().__init__(message)
+        self.field = field
+
+
+class SandboxError(BridgeError):
+    """A sandbox component could not be started or stopped."""
+
+
+class MissingToolError(SandboxError):
+    """A program the sandbox needs (java, mvn) is not on PATH."""
+
+
+class SchemaError(BridgeError):
+    """A schema could not be loaded, or a record does not fit its schema."""
+
+
+class ProtocolError(BridgeError):
+    """The peer broke its protocol in a way that ends the connection."""
