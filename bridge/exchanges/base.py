@@ -1,0 +1,102 @@
+"""The interface every exchange adapter implements (sans-I/O, in the style of h11 and wsproto).
+
+An adapter knows one exchange protocol and nothing about sockets, clocks or Kafka. The session
+drives it with a few verbs:
+
+    adapter.connection_made(now_s)      a new WebSocket is open: queue login or subscribe frames
+    adapter.receive(data) -> [Event]    classify one inbound frame (may queue outbound frames)
+    adapter.data_to_send() -> [frame]   outbound frames queued since the last call
+    adapter.ping() -> frame             the keepalive frame to send when the line is quiet
+
+One adapter instance serves one WebSocket connection; a reconnect makes a new instance.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+from bridge.exchanges.events import Destination, Event
+
+OutboundFrame = str | bytes
+
+
+@dataclass(frozen=True, slots=True)
+class Credentials:
+    """Plain credential values handed to an adapter. Never log or repr this object."""
+
+    api_key: str = ""
+    secret_key: str = ""
+    passphrase: str = ""
+    token: str = ""
+
+    def __repr__(self) -> str:
+        return "Credentials(***)"
+
+
+class Adapter(ABC):
+    exchange: ClassVar[str]
+    """Exchange name as used in config and topic names: ``okx``, ``okex_v1``, ``kraken``."""
+
+    topic_prefix: ClassVar[str]
+    """Prefix of this exchange's topics: ``okx``, ``okex``, ``kraken``."""
+
+    keepalive_seconds: ClassVar[float]
+    """Send :meth:`ping` after this long without receiving anything."""
+
+    min_connect_interval_seconds: ClassVar[float] = 0.0
+    """The exchange's connection rate limit, as the shortest wait between two connects."""
+
+    def __init__(
+        self,
+        subscriptions: Sequence[Mapping[str, Any]],
+        credentials: Credentials | None = None,
+    ) -> None:
+        self.subscriptions = [dict(s) for s in subscriptions]
+        self.credentials = credentials
+        self._outbound: list[OutboundFrame] = []
+
+    # -- configuration -----------------------------------------------------------------------
+
+    @classmethod
+    @abstractmethod
+    def validate_subscription(cls, subscription: Mapping[str, Any]) -> None:
+        """Raise ValueError with a clear message when a configured subscription is unusable."""
+
+    @abstractmethod
+    def destinations(self) -> list[Destination]:
+        """The destination of every configured subscription, in configuration order."""
+
+    # -- the verbs ---------------------------------------------------------------------------
+
+    @abstractmethod
+    def connection_made(self, now_s: float) -> None:
+        """A new connection is open; ``now_s`` is Unix time (for login signatures)."""
+
+    @abstractmethod
+    def receive(self, data: str | bytes) -> list[Event]:
+        """Classify one inbound WebSocket message. Never raises on bad input: a frame that
+        cannot be understood becomes :class:`~bridge.exchanges.events.Unrecognized`."""
+
+    @abstractmethod
+    def ping(self) -> OutboundFrame:
+        """The application-level keepalive frame."""
+
+    def data_to_send(self) -> list[OutboundFrame]:
+        out, self._outbound = self._outbound, []
+        return out
+
+    # -- state the session asks about ----------------------------------------------------------
+
+    @property
+    @abstractmethod
+    def all_subscribed(self) -> bool:
+        """True once every configured subscription has been acknowledged on this connection."""
+
+    def close_reason(self, code: int | None) -> str:
+        """A short, bounded label for a close code (used as a metric label)."""
+        if code is None:
+            return "connection_lost"
+        return "closed_normal" if code in (1000, 1001) else f"close_{code}"
