@@ -1,0 +1,306 @@
+"""Avro encoding: one value schema per topic, versioned files under ``schemas/``, parsed once.
+
+Schema files are named ``schemas/<group>/<name>.v<N>.avsc``; the schema id ``<group>/<name>``
+(e.g. ``okx/status``) resolves to its highest version. Values are written in Avro single-object
+encoding (``C3 01`` + the 8-byte little-endian CRC-64-AVRO fingerprint of the writer schema +
+the Avro body), so a consumer can find the writer schema of any record from its first 10 bytes.
+
+The codec also turns adapter events into records: it knows the envelope every topic shares
+(metadata + payload union), not any exchange.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import re
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+
+import fastavro
+from fastavro.schema import fingerprint, to_parsing_canonical_form
+
+from bridge.errors import SchemaError
+from bridge.exchanges.events import (
+    ChannelConnCount,
+    Destination,
+    Event,
+    ExchangeError,
+    LoginResult,
+    Maintenance,
+    Notice,
+    Push,
+    SubscribeFailed,
+    Subscribed,
+)
+from bridge.frame import ConnectionInfo, Frame
+
+SINGLE_OBJECT_MAGIC = b"\xc3\x01"
+RAW_SCHEMA = "bridge/raw"
+DEADLETTER_SCHEMA = "bridge/deadletter"
+SUBSCRIPTION_EVENT = "exchange_bridge.SubscriptionEvent"
+SESSION_MARKER = "exchange_bridge.SessionMarker"
+CONNECTION_EVENT = "exchange_bridge.ConnectionEvent"
+
+_FILE_NAME = re.compile(r"^(?P<name>[a-z0-9][a-z0-9_-]*)\.v(?P<version>[1-9][0-9]*)\.avsc$")
+
+
+def schemas_dir() -> Path:
+    """The ``schemas/`` folder: inside the installed package, or at the top of a checkout."""
+    here = Path(__file__).resolve().parent
+    for candidate in (here / "schemas", here.parent / "schemas"):
+        if candidate.is_dir():
+            return candidate
+    raise SchemaError(f"no schemas folder found next to {here}")
+
+
+@dataclass(frozen=True)
+class Schema:
+    id: str
+    """``<group>/<name>``, e.g. ``okx/status``."""
+    version: int
+    path: Path
+    definition: Mapping[str, Any]
+
+    @cached_property
+    def parsed(self) -> Any:
+        return fastavro.parse_schema(dict(self.definition))
+
+    @cached_property
+    def full_name(self) -> str:
+        ns = self.definition.get("namespace")
+        name = str(self.definition["name"])
+        return name if "." in name or not ns else f"{ns}.{name}"
+
+    @cached_property
+    def fingerprint(self) -> bytes:
+        """CRC-64-AVRO of the parsing canonical form, little-endian (as single-object encoding
+        writes it; fastavro already returns the bytes in that order)."""
+        return bytes.fromhex(fingerprint(to_parsing_canonical_form(self.parsed), "CRC-64-AVRO"))
+
+    @cached_property
+    def headers(self) -> list[tuple[str, bytes]]:
+        return [
+            ("bridge.schema.id", self.id.encode()),
+            ("bridge.schema.name", self.full_name.encode()),
+            ("bridge.schema.version", str(self.version).encode()),
+            ("bridge.schema.fingerprint", self.fingerprint.hex().encode()),
+        ]
+
+
+class SchemaStore:
+    """Every schema version under one folder, loaded and parsed once."""
+
+    def __init__(self, root: Path | None = None) -> None:
+        self.root = root or schemas_dir()
+        self._versions: dict[str, dict[int, Schema]] = {}
+        for path in sorted(self.root.glob("*/*.avsc")):
+            match = _FILE_NAME.match(path.name)
+            if not match:
+                raise SchemaError(f"{path}: schema files are named <name>.v<N>.avsc")
+            schema_id = f"{path.parent.name}/{match['name']}"
+            try:
+                definition = json.loads(path.read_text(encoding="utf-8"))
+                schema = Schema(schema_id, int(match["version"]), path, definition)
+                schema.parsed  # noqa: B018 - parse now so a broken file fails at start
+            except (ValueError, fastavro.schema.SchemaParseException) as exc:
+                raise SchemaError(f"{path}: {exc}") from exc
+            self._versions.setdefault(schema_id, {})[schema.version] = schema
+        self._by_fingerprint = {s.fingerprint: s for s in self.all()}
+
+    def latest(self, schema_id: str) -> Schema:
+        try:
+            versions = self._versions[schema_id]
+        except KeyError:
+            raise SchemaError(f"no schema {schema_id!r} under {self.root}") from None
+        return versions[max(versions)]
+
+    def versions(self, schema_id: str) -> list[Schema]:
+        return [self._versions[schema_id][v] for v in sorted(self._versions.get(schema_id, {}))]
+
+    def all(self) -> Iterator[Schema]:
+        for versions in self._versions.values():
+            yield from versions.values()
+
+    def by_fingerprint(self, fp: bytes) -> Schema | None:
+        return self._by_fingerprint.get(fp)
+
+
+def encode_single_object(schema: Schema, value: Mapping[str, Any]) -> bytes:
+    out = io.BytesIO()
+    out.write(SINGLE_OBJECT_MAGIC)
+    out.write(schema.fingerprint)
+    fastavro.schemaless_writer(out, schema.parsed, value)
+    return out.getvalue()
+
+
+def decode_single_object(store: SchemaStore, data: bytes) -> tuple[Schema, dict[str, Any]]:
+    """Decode a single-object encoded value with the writer schema named by its fingerprint.
+    Union branches come back as ``(full name, value)`` tuples."""
+    if data[:2] != SINGLE_OBJECT_MAGIC or len(data) < 10:
+        raise SchemaError("not Avro single-object encoding (missing C3 01 marker)")
+    schema = store.by_fingerprint(data[2:10])
+    if schema is None:
+        raise SchemaError(f"unknown schema fingerprint {data[2:10].hex()}")
+    value = fastavro.schemaless_reader(
+        io.BytesIO(data[10:]), schema.parsed, None, return_record_name=True
+    )
+    return schema, value
+
+
+@dataclass(frozen=True, slots=True)
+class OutRecord:
+    """One Kafka record, ready to send (the topic prefix not yet applied)."""
+
+    topic: str
+    key: bytes | None
+    value: bytes
+    headers: list[tuple[str, bytes]]
+
+
+class Codec:
+    """Turns frames and adapter events into encoded records."""
+
+    def __init__(self, store: SchemaStore | None = None, deadletter_topic: str = "bridge.deadletter") -> None:
+        self.store = store or SchemaStore()
+        self.deadletter_topic = deadletter_topic
+        self._raw = self.store.latest(RAW_SCHEMA)
+        self._deadletter = self.store.latest(DEADLETTER_SCHEMA)
+
+    # -- envelopes -----------------------------------------------------------------------------
+
+    def channel_record(
+        self,
+        conn: ConnectionInfo,
+        frame: Frame,
+        destination: Destination,
+        payload_type: str,
+        payload: Mapping[str, Any],
+        *,
+        event_time_ms: int | None = None,
+        exchange_conn_id: str | None = None,
+    ) -> OutRecord:
+        schema = self.store.latest(destination.schema)
+        value = {
+            "exchange": conn.exchange,
+            "channel": destination.channel,
+            "arg": dict(destination.arg),
+            "receive_time": frame.received_us,
+            "event_time": event_time_ms,
+            "connection": conn.connection,
+            "connection_id": conn.connection_id,
+            "exchange_connection_id": exchange_conn_id,
+            "sequence": frame.sequence,
+            "bridge_instance": conn.bridge_instance,
+            "payload": (payload_type, payload),
+        }
+        return OutRecord(
+            destination.topic,
+            destination.key.encode(),
+            encode_single_object(schema, value),
+            self._headers(schema, conn),
+        )
+
+    def records_for(self, conn: ConnectionInfo, frame: Frame, event: Event) -> list[OutRecord]:
+        """The records one event produces; empty for events that are only counted."""
+        match event:
+            case Push():
+                return [
+                    self.channel_record(
+                        conn, frame, event.destination, event.payload_type, event.payload,
+                        event_time_ms=event.event_time_ms, exchange_conn_id=event.exchange_conn_id,
+                    )
+                ]
+            case Subscribed():
+                payload = {"event": event.op, "request_id": event.request_id, "code": None, "message": None}
+                return [self._subscription(conn, frame, event.destination, payload, event.exchange_conn_id)]
+            case SubscribeFailed():
+                payload = {
+                    "event": "error", "request_id": event.request_id,
+                    "code": event.code, "message": event.message,
+                }
+                return [self._subscription(conn, frame, event.destination, payload, event.exchange_conn_id)]
+            case LoginResult():
+                return [self.connection_event(conn, frame, "login" if event.ok else "error",
+                                              event.code, event.message, None, {"ok": str(event.ok).lower()},
+                                              event.exchange_conn_id)]
+            case ExchangeError():
+                return [self.connection_event(conn, frame, "error", event.code, event.message,
+                                              event.request_id, {}, event.exchange_conn_id)]
+            case Notice():
+                return [self.connection_event(conn, frame, "notice", event.code, event.message,
+                                              None, {}, event.exchange_conn_id)]
+            case ChannelConnCount():
+                name = "channel-conn-count-error" if event.error else "channel-conn-count"
+                attributes = {**event.attributes, "channel": event.channel, "connCount": event.conn_count}
+                return [self.connection_event(conn, frame, name, None, None, None, attributes,
+                                              event.exchange_conn_id)]
+            case Maintenance():
+                attributes = {**event.attributes, "status": event.status}
+                return [self.connection_event(conn, frame, "systemStatus", None, None, None, attributes,
+                                              event.exchange_conn_id)]
+        return []
+
+    def _subscription(
+        self, conn: ConnectionInfo, frame: Frame, destination: Destination,
+        payload: Mapping[str, Any], exchange_conn_id: str | None,
+    ) -> OutRecord:
+        return self.channel_record(conn, frame, destination, SUBSCRIPTION_EVENT, payload,
+                                   exchange_conn_id=exchange_conn_id)
+
+    def events_destination(self, exchange_topic_prefix: str) -> Destination:
+        return Destination(
+            topic=f"{exchange_topic_prefix}.events", schema=f"{exchange_topic_prefix}/events",
+            key="events", channel="", arg={},
+        )
+
+    def connection_event(
+        self, conn: ConnectionInfo, frame: Frame, name: str, code: str | None, message: str | None,
+        request_id: str | None, attributes: Mapping[str, str], exchange_conn_id: str | None,
+    ) -> OutRecord:
+        destination = self.events_destination(conn.topic_group)
+        payload = {"event": name, "code": code, "message": message,
+                   "request_id": request_id, "attributes": dict(attributes)}
+        return self.channel_record(conn, frame, destination, CONNECTION_EVENT, payload,
+                                   exchange_conn_id=exchange_conn_id)
+
+    def session_marker(
+        self, conn: ConnectionInfo, frame: Frame, destination: Destination,
+        kind: str, reason: str, detail: str | None = None,
+    ) -> OutRecord:
+        payload = {"kind": kind, "reason": reason, "detail": detail}
+        return self.channel_record(conn, frame, destination, SESSION_MARKER, payload)
+
+    # -- raw and dead letters --------------------------------------------------------------------
+
+    def raw_record(self, conn: ConnectionInfo, frame: Frame) -> OutRecord:
+        value = self._frame_fields(conn, frame)
+        return OutRecord(f"{conn.topic_group}.raw", conn.connection.encode(),
+                         encode_single_object(self._raw, value), self._headers(self._raw, conn))
+
+    def deadletter_record(self, conn: ConnectionInfo, frame: Frame, stage: str, error: str) -> OutRecord:
+        value = {**self._frame_fields(conn, frame), "stage": stage, "error": error}
+        return OutRecord(self.deadletter_topic, conn.connection.encode(),
+                         encode_single_object(self._deadletter, value),
+                         self._headers(self._deadletter, conn))
+
+    @staticmethod
+    def _frame_fields(conn: ConnectionInfo, frame: Frame) -> dict[str, Any]:
+        is_text = isinstance(frame.data, str)
+        return {
+            "exchange": conn.exchange,
+            "connection": conn.connection,
+            "connection_id": conn.connection_id,
+            "receive_time": frame.received_us,
+            "sequence": frame.sequence,
+            "bridge_instance": conn.bridge_instance,
+            "frame_type": "text" if is_text else "binary",
+            "data": frame.data.encode() if isinstance(frame.data, str) else frame.data,
+        }
+
+    @staticmethod
+    def _headers(schema: Schema, conn: ConnectionInfo) -> list[tuple[str, bytes]]:
+        return [*schema.headers, ("bridge.exchange", conn.exchange.encode())]
