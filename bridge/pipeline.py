@@ -1,0 +1,114 @@
+"""The session's delivery half: from a stamped frame and its events to records in the publisher.
+
+Exchange-agnostic: the adapter has already classified the frame; the codec knows the record
+layout; this module decides what gets published where (raw copy, typed records, dead letters),
+drops copies of pushes that overlapping connections both received, and records the
+record-level metrics.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import deque
+
+from bridge.codec import Codec, OutRecord
+from bridge.errors import SchemaError
+from bridge.exchanges.events import (
+    Destination,
+    Event,
+    ExchangeError,
+    LoginResult,
+    Push,
+    SubscribeFailed,
+    Unrecognized,
+)
+from bridge.frame import ConnectionInfo, Frame
+from bridge.metrics import Metrics
+from bridge.publisher import Publisher
+
+log = logging.getLogger(__name__)
+
+
+class RecentPushes:
+    """Remembers the identities of the last ``size`` pushes of one configured connection, so a
+    push that a second, overlapping connection (handover) or a resubscribe snapshot repeats is
+    published once. Stores 64-bit hashes, not the pushes."""
+
+    def __init__(self, size: int = 10_000) -> None:
+        self._order: deque[int] = deque()
+        self._seen: set[int] = set()
+        self._size = size
+
+    def first_time(self, destination: Destination, identity: str) -> bool:
+        digest = hash((destination.topic, destination.key, identity))
+        if digest in self._seen:
+            return False
+        self._seen.add(digest)
+        self._order.append(digest)
+        if len(self._order) > self._size:
+            self._seen.discard(self._order.popleft())
+        return True
+
+
+class Pipeline:
+    def __init__(self, codec: Codec, publisher: Publisher, metrics: Metrics, *, raw_topics: bool = True) -> None:
+        self.codec = codec
+        self.publisher = publisher
+        self.metrics = metrics
+        self.raw_topics = raw_topics
+
+    async def deliver(
+        self, conn: ConnectionInfo, frame: Frame, events: list[Event], recent: RecentPushes
+    ) -> None:
+        if self.raw_topics:
+            await self._send(self.codec.raw_record(conn, frame), frame)
+        for event in events:
+            self.metrics.events.labels(conn.exchange, conn.connection, type(event).__name__).inc()
+            match event:
+                case Unrecognized():
+                    await self.dead_letter(conn, frame, "classify", event.reason)
+                    continue
+                case Push():
+                    if event.identity is not None and not recent.first_time(event.destination, event.identity):
+                        self.metrics.duplicates.labels(conn.exchange, conn.connection).inc()
+                        continue
+                    self._observe_push(conn, frame, event)
+                case SubscribeFailed() | ExchangeError() | LoginResult(ok=False):
+                    self.metrics.exchange_errors.labels(conn.exchange, event.code or "unknown").inc()
+            try:
+                records = self.codec.records_for(conn, frame, event)
+            except (SchemaError, ValueError, TypeError, KeyError) as exc:
+                # fastavro raises these when a value does not fit the schema
+                await self.dead_letter(conn, frame, "encode", f"{type(event).__name__}: {exc}")
+                continue
+            for record in records:
+                await self._send(record, frame)
+
+    async def markers(
+        self, conn: ConnectionInfo, frame: Frame, destinations: list[Destination],
+        kind: str, reason: str, detail: str | None = None,
+    ) -> None:
+        """A session marker on every destination's topic (once per topic and key)."""
+        seen: set[tuple[str, str]] = set()
+        for destination in destinations:
+            if (destination.topic, destination.key) in seen:
+                continue
+            seen.add((destination.topic, destination.key))
+            await self._send(self.codec.session_marker(conn, frame, destination, kind, reason, detail), frame)
+
+    async def dead_letter(self, conn: ConnectionInfo, frame: Frame, stage: str, error: str) -> None:
+        self.metrics.deadletters.labels(stage).inc()
+        log.warning("%s: frame %d to dead letters (%s): %s", conn.connection_id, frame.sequence, stage, error)
+        await self._send(self.codec.deadletter_record(conn, frame, stage, error), frame)
+
+    def _observe_push(self, conn: ConnectionInfo, frame: Frame, push: Push) -> None:
+        received_s = frame.received_us / 1e6
+        channel = push.destination.channel
+        self.metrics.last_message.labels(conn.exchange, conn.connection, channel).set(received_s)
+        if push.event_time_ms is not None:
+            lag = received_s - push.event_time_ms / 1000
+            if lag >= 0:  # an exchange clock ahead of ours says nothing about lag
+                self.metrics.event_lag.labels(conn.exchange, channel).observe(lag)
+
+    async def _send(self, record: OutRecord, frame: Frame) -> None:
+        await self.publisher.send(record, frame.received_us)

@@ -1,0 +1,196 @@
+"""Kafka publishing: one idempotent aiokafka producer (acks=all) and a bounded buffer.
+
+The buffer counts records from the moment they are handed to the producer until Kafka
+acknowledges them. When it is full the overflow policy applies: ``block`` makes
+:meth:`Publisher.send` wait (so the session stops reading its socket and TCP pushes back on
+the exchange), ``drop`` drops the record and counts it. A send that fails is retried until it
+is delivered or the bridge shuts down; the idempotent producer removes the duplicates its own
+retries could cause.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Iterator
+from typing import Any
+
+from aiokafka import AIOKafkaProducer
+from aiokafka.errors import KafkaError
+
+from bridge.codec import OutRecord
+from bridge.metrics import Metrics
+
+log = logging.getLogger(__name__)
+
+
+class Publisher:
+    def __init__(
+        self,
+        metrics: Metrics,
+        *,
+        bootstrap_servers: str,
+        topic_prefix: str = "",
+        client_id: str = "exchange-bridge",
+        buffer_max_records: int = 100_000,
+        buffer_max_bytes: int = 64 * 1024 * 1024,
+        overflow: str = "block",
+        producer_options: dict[str, Any] | None = None,
+        retry_delays: Iterator[float] | None = None,
+    ) -> None:
+        self.metrics = metrics
+        self.bootstrap_servers = bootstrap_servers
+        self.topic_prefix = topic_prefix
+        self.client_id = client_id
+        self.buffer_max_records = buffer_max_records
+        self.buffer_max_bytes = buffer_max_bytes
+        self.overflow = overflow
+        self.producer_options = producer_options or {}
+        self.buffered_records = 0
+        self.buffered_bytes = 0
+        self.delivered = 0
+        self.dropped = 0
+        self._space = asyncio.Event()
+        self._empty = asyncio.Event()
+        self._empty.set()
+        self._producer: AIOKafkaProducer | None = None
+        self._healthy = False
+        self._closing = False
+        self._retries: set[asyncio.Task[None]] = set()
+
+    # -- lifecycle -------------------------------------------------------------------------------
+
+    async def start(self, *, retry_initial: float = 0.5, retry_max: float = 15.0) -> None:
+        """Connect the producer, retrying with capped exponential backoff while Kafka is away."""
+        delay = retry_initial
+        while True:
+            producer = AIOKafkaProducer(
+                bootstrap_servers=self.bootstrap_servers,
+                client_id=self.client_id,
+                enable_idempotence=True,
+                acks="all",
+                **self.producer_options,
+            )
+            try:
+                await producer.start()
+            except KafkaError as exc:
+                await producer.stop()
+                log.warning("Kafka at %s not reachable (%s); retrying in %.1f s",
+                            self.bootstrap_servers, exc, delay)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, retry_max)
+                continue
+            self._producer = producer
+            self._set_healthy(True)
+            log.info("connected to Kafka at %s", self.bootstrap_servers)
+            return
+
+    async def flush(self, timeout: float) -> int:
+        """Wait until every buffered record is acknowledged, at most ``timeout`` seconds.
+        Returns the number of records still undelivered."""
+        try:
+            await asyncio.wait_for(self._empty.wait(), timeout)
+        except TimeoutError:
+            pass
+        return self.buffered_records
+
+    async def stop(self) -> None:
+        self._closing = True
+        for task in list(self._retries):
+            task.cancel()
+        if self._producer is not None:
+            await self._producer.stop()
+        self._set_healthy(False)
+
+    @property
+    def healthy(self) -> bool:
+        """Connected, and the last send attempt did not fail."""
+        return self._healthy
+
+    # -- sending ---------------------------------------------------------------------------------
+
+    async def send(self, record: OutRecord, received_us: int) -> bool:
+        """Hand one record to Kafka. Returns False only when the drop policy dropped it."""
+        size = len(record.value) + (len(record.key) if record.key else 0)
+        if self._full(size):
+            if self.overflow == "drop":
+                self.dropped += 1
+                self.metrics.records_dropped.labels(record.topic).inc()
+                return False
+            while self._full(size):
+                self._space.clear()
+                await self._space.wait()
+        self._reserve(size)
+        self.metrics.records_enqueued.labels(record.topic).inc()
+        await self._produce(record, size, received_us)
+        return True
+
+    def _full(self, size: int) -> bool:
+        # An oversized record still goes through when the buffer is empty, or it could never pass.
+        return self.buffered_records > 0 and (
+            self.buffered_records >= self.buffer_max_records
+            or self.buffered_bytes + size > self.buffer_max_bytes
+        )
+
+    def _reserve(self, size: int) -> None:
+        self.buffered_records += 1
+        self.buffered_bytes += size
+        self._empty.clear()
+        self.metrics.buffer_records.set(self.buffered_records)
+        self.metrics.buffer_bytes.set(self.buffered_bytes)
+
+    def _release(self, size: int) -> None:
+        self.buffered_records -= 1
+        self.buffered_bytes -= size
+        self.metrics.buffer_records.set(self.buffered_records)
+        self.metrics.buffer_bytes.set(self.buffered_bytes)
+        if self.buffered_records == 0:
+            self._empty.set()
+        self._space.set()
+
+    async def _produce(self, record: OutRecord, size: int, received_us: int) -> None:
+        assert self._producer is not None, "Publisher.start() must run first"
+        topic = self.topic_prefix + record.topic
+        try:
+            future = await self._producer.send(
+                topic, record.value, key=record.key, headers=record.headers)
+        except KafkaError as exc:
+            self._failed(record, size, received_us, exc)
+            return
+        future.add_done_callback(
+            lambda f: self._on_done(f, record, size, received_us))
+
+    def _on_done(self, future: asyncio.Future[Any], record: OutRecord, size: int, received_us: int) -> None:
+        if future.cancelled():
+            return
+        exc = future.exception()
+        if exc is not None:
+            self._failed(record, size, received_us, exc)
+            return
+        self._set_healthy(True)
+        self.delivered += 1
+        self.metrics.records_delivered.labels(record.topic).inc()
+        self.metrics.delivery_lag.observe(max(0.0, time.time() - received_us / 1e6))
+        self._release(size)
+
+    def _failed(self, record: OutRecord, size: int, received_us: int, exc: BaseException) -> None:
+        self.metrics.records_failed.labels(type(exc).__name__).inc()
+        self._set_healthy(False)
+        if self._closing:
+            return
+        log.warning("send to %s failed (%s); retrying", record.topic, exc)
+        self._spawn(self._retry(record, size, received_us))
+
+    async def _retry(self, record: OutRecord, size: int, received_us: int) -> None:
+        await asyncio.sleep(0.5)
+        await self._produce(record, size, received_us)
+
+    def _spawn(self, coro: Any) -> None:
+        task = asyncio.get_running_loop().create_task(coro)
+        self._retries.add(task)
+        task.add_done_callback(self._retries.discard)
+
+    def _set_healthy(self, healthy: bool) -> None:
+        self._healthy = healthy
+        self.metrics.kafka_up.set(1 if healthy else 0)

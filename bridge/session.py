@@ -1,0 +1,396 @@
+"""Sessions: one supervisor per configured connection, owning sockets, timers and backoff.
+
+A session knows I/O and no exchange: it asks its adapter what to send and what each frame
+means. Life of a session::
+
+    connect ──▶ adapter.connection_made ──▶ send what the adapter queued (login, subscribe)
+       ▲              │
+       │         read frames: stamp (receive time, sequence) ─▶ adapter.receive ─▶ pipeline
+       │              │        keepalive task: ping when quiet, close when silent too long
+       │              ▼
+       └── backoff ◀─ connection ends (close, error, silence, failed login)
+
+On a reconnect-advised notice (OKX 64008) a replacement connection is opened and subscribed
+while the old one still delivers; the old one is closed only once the new one is subscribed,
+and pushes both connections received are published once (see ``RecentPushes``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import itertools
+import logging
+import random
+import ssl
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+
+from websockets.asyncio.client import ClientConnection, connect
+from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidURI
+
+from bridge.exchanges.base import Adapter
+from bridge.exchanges.events import Destination, Event, LoginResult, Notice, Subscribed, SubscribeFailed
+from bridge.frame import ConnectionInfo, Frame
+from bridge.metrics import Metrics
+from bridge.pipeline import Pipeline, RecentPushes
+
+log = logging.getLogger(__name__)
+
+
+class _RedactFrames(logging.Filter):
+    """websockets logs every frame's content at DEBUG; ours carry logins and tokens. Keep the
+    opcode and size, drop the content."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.msg in ("> %s", "< %s") and record.args:
+            frame = record.args[0] if isinstance(record.args, tuple) else record.args
+            opcode = getattr(getattr(frame, "opcode", None), "name", "FRAME")
+            size = len(getattr(frame, "data", b""))
+            record.msg, record.args = "%s %s [%d bytes, content not logged]", (record.msg[0], opcode, size)
+        return True
+
+
+wire_log = logging.getLogger("bridge.wire")
+wire_log.addFilter(_RedactFrames())
+
+
+# --- reconnection policy: pure, no clock --------------------------------------------------------
+
+
+def backoff_delays(
+    initial: float, maximum: float, *, floor: float = 0.0, rng: Callable[[], float] = random.random
+) -> Iterator[float]:
+    """Capped exponential backoff with full jitter: the n-th delay is uniform in
+    [floor, min(maximum, initial * 2**n)]. ``floor`` keeps a reconnect from beating the
+    exchange's connection rate limit."""
+    for attempt in itertools.count():
+        cap = min(maximum, initial * 2**attempt)
+        yield max(floor, rng() * cap)
+
+
+def should_retry(exc: BaseException) -> bool:
+    """Whether a failed connection attempt is worth retrying. A URL that cannot be parsed never
+    gets better; everything else (refused, reset, handshake rejected, TLS hiccups, timeouts) may."""
+    return not isinstance(exc, InvalidURI)
+
+
+def failure_reason(exc: BaseException) -> str:
+    """A bounded metric label for a failed connection attempt."""
+    match exc:
+        case TimeoutError():
+            return "connect_timeout"
+        case ssl.SSLError():
+            return "tls_error"
+        case InvalidHandshake():
+            return "handshake_rejected"
+        case ConnectionRefusedError():
+            return "connection_refused"
+        case OSError():
+            return "network_error"
+    return "connect_error"
+
+
+# --- one WebSocket connection ----------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class SessionOptions:
+    url: str
+    keepalive_seconds: float
+    idle_timeout_seconds: float
+    connect_timeout_seconds: float = 10.0
+    reconnect_initial_seconds: float = 1.0
+    reconnect_max_seconds: float = 60.0
+    healthy_after_seconds: float = 30.0
+    min_connect_interval_seconds: float = 0.0
+    ssl_context: ssl.SSLContext | None = None
+    max_frame_bytes: int = 16 * 1024 * 1024
+
+
+class _Link:
+    """One WebSocket connection with its own adapter instance and frame sequence."""
+
+    def __init__(self, info: ConnectionInfo, adapter: Adapter) -> None:
+        self.info = info
+        self.adapter = adapter
+        self.ws: ClientConnection | None = None
+        self.sequence = 0
+        self.last_received = time.monotonic()
+        self.opened_at: float | None = None
+        self.subscribed = asyncio.Event()
+        self.end_reason: str | None = None
+        """Set by whoever decides to end this link before it is closed (silence, handover…)."""
+        self.successor: _Link | None = None
+        self.acked: set[tuple[str, str]] = set()
+        self.failed: set[tuple[str, str]] = set()
+        self.task: asyncio.Task[str] | None = None
+
+    def marker_frame(self) -> Frame:
+        return Frame("", time.time_ns() // 1000, self.sequence)
+
+
+class Session:
+    def __init__(
+        self,
+        *,
+        name: str,
+        exchange: str,
+        instance: str,
+        adapter_factory: Callable[[], Adapter],
+        options: SessionOptions,
+        pipeline: Pipeline,
+        metrics: Metrics,
+    ) -> None:
+        self.name = name
+        self.exchange = exchange
+        self.instance = instance
+        self.adapter_factory = adapter_factory
+        self.options = options
+        self.pipeline = pipeline
+        self.metrics = metrics
+        self.recent = RecentPushes()
+        self.destinations: list[Destination] = adapter_factory().destinations()
+        self._attempts = itertools.count(1)
+        self._current: _Link | None = None
+        self._stopping = asyncio.Event()
+        self._gap_open = False  # a disconnected marker was written and no resubscription yet
+        self.connects = 0
+
+    # -- public ----------------------------------------------------------------------------------
+
+    @property
+    def subscribed(self) -> bool:
+        link = self._current
+        return link is not None and link.subscribed.is_set()
+
+    async def run(self) -> None:
+        """Hold the connection until :meth:`stop`; reconnect whenever it ends."""
+        opts = self.options
+        delays = self._backoff()
+        link = self._spawn()
+        while True:
+            assert link.task is not None
+            await asyncio.wait({link.task})
+            reason = "shutdown" if link.task.cancelled() else link.task.result()
+            if self._stopping.is_set():
+                if link.successor is not None and link.successor.task is not None:
+                    link.successor.task.cancel()
+                break
+            self.metrics.reconnects.labels(self.exchange, self.name, reason).inc()
+            successor = link.successor
+            if successor is not None and successor.task is not None and not successor.task.done():
+                if not successor.subscribed.is_set():
+                    await self._disconnected(link, reason)
+                link = successor
+                self._current = link
+                continue
+            await self._disconnected(link, reason)
+            lived = (time.monotonic() - link.opened_at) if link.opened_at is not None else 0.0
+            if link.subscribed.is_set() and lived >= opts.healthy_after_seconds:
+                delays = self._backoff()
+            delay = next(delays)
+            log.info("%s: connection ended (%s); reconnecting in %.2f s", self.name, reason, delay)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stopping.wait(), delay)
+            if self._stopping.is_set():
+                break
+            link = self._spawn()
+
+    async def stop(self) -> None:
+        """Stop reading and close the connection (pending records stay with the publisher)."""
+        self._stopping.set()
+        for link in (self._current, self._current.successor if self._current else None):
+            if link is None:
+                continue
+            link.end_reason = "shutdown"
+            if link.ws is not None:
+                await link.ws.close(1000, "bridge shutting down")
+            elif link.task is not None:
+                link.task.cancel()  # still connecting
+
+    # -- supervision -----------------------------------------------------------------------------
+
+    def _backoff(self) -> Iterator[float]:
+        o = self.options
+        return backoff_delays(o.reconnect_initial_seconds, o.reconnect_max_seconds,
+                              floor=o.min_connect_interval_seconds)
+
+    def _spawn(self) -> _Link:
+        attempt = next(self._attempts)
+        adapter = self.adapter_factory()
+        info = ConnectionInfo(self.exchange, adapter.topic_prefix, self.name,
+                              f"{self.name}#{attempt}", self.instance)
+        link = _Link(info, adapter)
+        link.task = asyncio.get_running_loop().create_task(self._run_link(link), name=info.connection_id)
+        if self._current is None or self._current.task is None or self._current.task.done():
+            self._current = link
+        return link
+
+    async def _disconnected(self, link: _Link, reason: str) -> None:
+        if link.opened_at is None or self._gap_open:
+            return  # never connected, or the gap is already marked
+        self._gap_open = True
+        await self.pipeline.markers(link.info, link.marker_frame(), self.destinations,
+                                    "disconnected", reason)
+
+    async def _run_link(self, link: _Link) -> str:
+        """Connect, then read until the connection ends. Returns the reason it ended."""
+        opts = self.options
+        self.metrics.connection_attempts.labels(self.exchange, self.name).inc()
+        try:
+            ws = await connect(
+                opts.url,
+                ssl=opts.ssl_context,
+                open_timeout=opts.connect_timeout_seconds,
+                ping_interval=None,  # liveness is the adapter's application-level ping
+                max_size=opts.max_frame_bytes,
+                close_timeout=2,
+                logger=wire_log,
+            )
+        except Exception as exc:  # noqa: BLE001 - every failure to connect becomes a reason
+            if not should_retry(exc):
+                raise
+            reason = failure_reason(exc)
+            log.warning("%s: connect to %s failed: %s", link.info.connection_id, opts.url, exc)
+            return reason
+        link.ws = ws
+        link.opened_at = link.last_received = time.monotonic()
+        self.connects += 1
+        up = self.metrics.connection_up.labels(self.exchange, self.name)
+        up.inc()
+        self._set_subscription_gauges(pending=len(self.destinations), subscribed=0, failed=0)
+        log.info("%s: connected to %s", link.info.connection_id, opts.url)
+        keepalive = asyncio.get_running_loop().create_task(self._keepalive(link))
+        try:
+            link.adapter.connection_made(time.time())
+            await self._flush(link)
+            return await self._read(link)
+        except ConnectionClosed:
+            return link.end_reason or "connection_lost"  # closed while sending
+        except Exception:
+            # Safety net: a bug must cost a reconnect, not the session.
+            log.exception("%s: unexpected error; reconnecting", link.info.connection_id)
+            return "internal_error"
+        finally:
+            keepalive.cancel()
+            up.dec()
+            await ws.close()
+
+    async def _read(self, link: _Link) -> str:
+        ws = link.ws
+        assert ws is not None
+        adapter = link.adapter
+        frames = self.metrics.frames_received.labels(self.exchange, self.name)
+        received_bytes = self.metrics.bytes_received.labels(self.exchange, self.name)
+        while True:
+            try:
+                data = await ws.recv()
+            except ConnectionClosed as closed:
+                if link.end_reason is not None:
+                    return link.end_reason
+                code = closed.rcvd.code if closed.rcvd is not None else None
+                return adapter.close_reason(code)
+            received_us = time.time_ns() // 1000  # before any parsing
+            link.last_received = time.monotonic()
+            link.sequence += 1
+            frames.inc()
+            received_bytes.inc(len(data))
+            frame = Frame(data, received_us, link.sequence)
+            events = adapter.receive(data)
+            await self.pipeline.deliver(link.info, frame, events, self.recent)
+            await self._flush(link)
+            ended = await self._react(link, frame, events)
+            if ended is not None:
+                link.end_reason = ended
+                await ws.close(1000)
+                return ended
+
+    async def _react(self, link: _Link, frame: Frame, events: list[Event]) -> str | None:
+        """Session decisions driven by events. Returns a reason when the link must end."""
+        for event in events:
+            match event:
+                case LoginResult(ok=False):
+                    log.error("%s: login failed: %s %s", link.info.connection_id, event.code, event.message)
+                    return "login_failed"
+                case Subscribed() | SubscribeFailed():
+                    target = (event.destination.topic, event.destination.key)
+                    if isinstance(event, SubscribeFailed):
+                        link.failed.add(target)
+                    elif event.op == "subscribe":
+                        link.acked.add(target)
+                        link.failed.discard(target)
+                    else:
+                        link.acked.discard(target)
+                    await self._update_subscriptions(link)
+                case Notice(reconnect_advised=True) if link.successor is None and link is self._current:
+                    log.info("%s: server announced a close (%s); opening a replacement",
+                             link.info.connection_id, event.code)
+                    link.successor = self._spawn()
+                    asyncio.get_running_loop().create_task(self._hand_over(link, link.successor))
+        return None
+
+    async def _hand_over(self, old: _Link, new: _Link) -> None:
+        """Close ``old`` once ``new`` is subscribed (or give up when ``new`` ends first)."""
+        assert new.task is not None
+        waiter = asyncio.ensure_future(new.subscribed.wait())
+        await asyncio.wait({waiter, new.task}, return_when=asyncio.FIRST_COMPLETED)
+        waiter.cancel()
+        if new.subscribed.is_set() and old.ws is not None:
+            old.end_reason = "handover"
+            await old.ws.close(1000, "replaced")
+
+    async def _update_subscriptions(self, link: _Link) -> None:
+        configured = {(d.topic, d.key) for d in self.destinations}
+        subscribed = len(link.acked & configured)
+        failed = len((link.failed - link.acked) & configured)
+        self._set_subscription_gauges(
+            pending=len(configured) - subscribed - failed, subscribed=subscribed, failed=failed)
+        if link.adapter.all_subscribed and not link.subscribed.is_set():
+            link.subscribed.set()
+            log.info("%s: all %d subscriptions acknowledged", link.info.connection_id, len(self.destinations))
+            if self._gap_open:
+                self._gap_open = False
+                await self.pipeline.markers(link.info, link.marker_frame(), self.destinations,
+                                            "resubscribed", "reconnected")
+            elif link is not self._current:
+                await self.pipeline.markers(link.info, link.marker_frame(), self.destinations,
+                                            "handover", "replacement_subscribed")
+
+    def _set_subscription_gauges(self, *, pending: int, subscribed: int, failed: int) -> None:
+        g = self.metrics.subscriptions
+        g.labels(self.exchange, self.name, "pending").set(pending)
+        g.labels(self.exchange, self.name, "subscribed").set(subscribed)
+        g.labels(self.exchange, self.name, "failed").set(failed)
+
+    async def _flush(self, link: _Link) -> None:
+        assert link.ws is not None
+        for outbound in link.adapter.data_to_send():
+            await link.ws.send(outbound)
+
+    async def _keepalive(self, link: _Link) -> None:
+        """Ping when the line has been quiet for keepalive_seconds; end the link when nothing at
+        all arrived for idle_timeout_seconds (a silent, half-open connection)."""
+        opts = self.options
+        ws = link.ws
+        assert ws is not None
+        tick = min(1.0, opts.keepalive_seconds / 4)
+        last_ping = 0.0
+        while True:
+            await asyncio.sleep(tick)
+            now = time.monotonic()
+            quiet = now - link.last_received
+            if quiet >= opts.idle_timeout_seconds:
+                log.warning("%s: nothing received for %.1f s; reconnecting", link.info.connection_id, quiet)
+                link.end_reason = "silence"
+                await ws.close(1000, "silence")
+                return
+            if quiet >= opts.keepalive_seconds and now - last_ping >= opts.keepalive_seconds:
+                last_ping = now
+                try:
+                    await ws.send(link.adapter.ping())
+                except ConnectionClosed:
+                    return
+
+
