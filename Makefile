@@ -1,0 +1,37 @@
+# exchange-bridge -- common tasks. `make` alone lists them.
+
+PYTHON ?= python3
+PYTEST_ARGS ?=
+
+.DEFAULT_GOAL := help
+.PHONY: help install test demo lint kafka
+
+help: ## list the targets
+	@echo "make targets:"
+	@awk 'BEGIN { FS = ":.*## " } /^[a-z][a-z-]*:.*## / { printf "  %-8s %s\n", $$1, $$2 }' $(MAKEFILE_LIST)
+
+install: ## pip install -e '.[test]'
+	$(PYTHON) -m pip install -e '.[test]'
+
+# `make test` works right after a clone: it installs first if the package or the
+# test dependencies are missing. Any pytest failure fails make, including exit
+# code 5 (no tests collected).
+test: ## run the test suite (installs first if needed)
+	@$(PYTHON) -c 'import importlib.metadata as m; m.version("exchange-bridge"); import bridge, aiokafka, pytest_asyncio, pytest_timeout' 2>/dev/null \
+		|| $(MAKE) --no-print-directory install
+	$(PYTHON) -m pytest -q $(PYTEST_ARGS)
+
+demo: ## run the demo (simulators + sandbox Kafka + bridge)
+	$(PYTHON) -m bridge demo
+
+lint: ## ruff + mypy (each only if installed: pip install -e '.[dev]')
+	@if $(PYTHON) -m ruff --version >/dev/null 2>&1; then \
+		echo "$(PYTHON) -m ruff check . && $(PYTHON) -m ruff format --check ."; \
+		$(PYTHON) -m ruff check . && $(PYTHON) -m ruff format --check .; \
+	else echo "ruff is not installed; skipped (pip install -e '.[dev]')"; fi
+	@if $(PYTHON) -m mypy --version >/dev/null 2>&1; then \
+		echo "$(PYTHON) -m mypy"; $(PYTHON) -m mypy; \
+	else echo "mypy is not installed; skipped (pip install -e '.[dev]')"; fi
+
+kafka: ## run the sandbox Kafka broker in the foreground (Ctrl-C stops it)
+	$(PYTHON) -m bridge.sandbox.kafka --run
