@@ -83,8 +83,10 @@ def main(argv: Sequence[str] | None = None) -> int:
 def configure_logging(level: str) -> None:
     logging.basicConfig(level=level, format="%(asctime)s %(levelname)-7s %(name)s: %(message)s",
                         stream=sys.stderr)
-    # aiokafka is chatty at INFO about every metadata refresh
+    # aiokafka is chatty at INFO about every metadata refresh, and logs "Topic X not found in
+    # cluster metadata" at ERROR for every topic Kafka is about to auto-create.
     logging.getLogger("aiokafka").setLevel(max(logging.WARNING, logging.getLevelName(level)))
+    logging.getLogger("aiokafka.cluster").setLevel(logging.CRITICAL)
 
 
 def _run(args: argparse.Namespace) -> int:

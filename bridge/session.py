@@ -157,6 +157,7 @@ class Session:
         self._stopping = asyncio.Event()
         self._gap_open = False  # a disconnected marker was written and no resubscription yet
         self.connects = 0
+        self.frames = 0
 
     # -- public ----------------------------------------------------------------------------------
 
@@ -295,6 +296,7 @@ class Session:
             received_us = time.time_ns() // 1000  # before any parsing
             link.last_received = time.monotonic()
             link.sequence += 1
+            self.frames += 1
             frames.inc()
             received_bytes.inc(len(data))
             frame = Frame(data, received_us, link.sequence)
