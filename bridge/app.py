@@ -35,8 +35,11 @@ def shard_of(connection_name: str, shard_count: int) -> int:
 
 def owned_connections(settings: Settings) -> list[ConnectionSettings]:
     shard = settings.shard
-    return [c for c in settings.connections
-            if c.enabled and shard_of(c.name, shard.count) == shard.index]
+    return [
+        c
+        for c in settings.connections
+        if c.enabled and shard_of(c.name, shard.count) == shard.index
+    ]
 
 
 def ssl_context_for(conn: ConnectionSettings) -> ssl.SSLContext | None:
@@ -72,11 +75,13 @@ class Bridge:
             overflow=settings.publisher.overflow,
             producer_options=producer_options,
         )
-        self.pipeline = Pipeline(self.codec, self.publisher, self.metrics,
-                                 raw_topics=settings.publisher.raw_topics)
+        self.pipeline = Pipeline(
+            self.codec, self.publisher, self.metrics, raw_topics=settings.publisher.raw_topics
+        )
         self.sessions = [self._session(conn) for conn in owned_connections(settings)]
-        self.health = HealthServer(self.metrics, self.readiness_problems,
-                                   settings.metrics.host, settings.metrics.port)
+        self.health = HealthServer(
+            self.metrics, self.readiness_problems, settings.metrics.host, settings.metrics.port
+        )
         set_info(self.metrics, settings.instance_name)
         self._init_metrics()
 
@@ -99,24 +104,36 @@ class Bridge:
             min_connect_interval_seconds=cls.min_connect_interval_seconds,
             ssl_context=ssl_context_for(conn),
         )
-        return Session(name=conn.name, exchange=conn.exchange, instance=self.settings.instance_name,
-                       adapter_factory=make_adapter, options=options, pipeline=self.pipeline,
-                       metrics=self.metrics)
+        return Session(
+            name=conn.name,
+            exchange=conn.exchange,
+            instance=self.settings.instance_name,
+            adapter_factory=make_adapter,
+            options=options,
+            pipeline=self.pipeline,
+            metrics=self.metrics,
+        )
 
     def _init_metrics(self) -> None:
         topics = {self.settings.publisher.deadletter_topic}
         for session in self.sessions:
-            self.metrics.init_connection(session.exchange, session.name,
-                                         {d.channel for d in session.destinations})
+            self.metrics.init_connection(
+                session.exchange, session.name, {d.channel for d in session.destinations}
+            )
             topics.update(d.topic for d in session.destinations)
             group = adapter_class(session.exchange).topic_prefix
-            topics.update({f"{group}.events", f"{group}.raw"} if self.settings.publisher.raw_topics
-                          else {f"{group}.events"})
+            topics.update(
+                {f"{group}.events", f"{group}.raw"}
+                if self.settings.publisher.raw_topics
+                else {f"{group}.events"}
+            )
         self.metrics.init_topics(sorted(topics))
 
     def readiness_problems(self) -> list[str]:
         problems = [] if self.publisher.healthy else ["kafka: not connected"]
-        problems += [f"connection {s.name}: not subscribed" for s in self.sessions if not s.subscribed]
+        problems += [
+            f"connection {s.name}: not subscribed" for s in self.sessions if not s.subscribed
+        ]
         return problems
 
     async def run(self, stop: asyncio.Event) -> int:
@@ -126,14 +143,18 @@ class Bridge:
         tasks: Sequence[asyncio.Task[None]] = []
         try:
             started = asyncio.ensure_future(self.publisher.start())
-            await asyncio.wait({started, asyncio.ensure_future(stop.wait())},
-                               return_when=asyncio.FIRST_COMPLETED)
+            await asyncio.wait(
+                {started, asyncio.ensure_future(stop.wait())}, return_when=asyncio.FIRST_COMPLETED
+            )
             if not started.done():
                 started.cancel()
                 return 0
             tasks = [asyncio.create_task(s.run(), name=f"session:{s.name}") for s in self.sessions]
-            log.info("bridge running: %d connection(s), instance %s",
-                     len(self.sessions), self.settings.instance_name)
+            log.info(
+                "bridge running: %d connection(s), instance %s",
+                len(self.sessions),
+                self.settings.instance_name,
+            )
             await stop.wait()
             log.info("stopping: no more reads; flushing to Kafka")
             for session in self.sessions:

@@ -33,8 +33,8 @@ from bridge.exchanges.events import (
     Maintenance,
     Notice,
     Push,
-    SubscribeFailed,
     Subscribed,
+    SubscribeFailed,
 )
 from bridge.frame import ConnectionInfo, Frame
 
@@ -148,6 +148,8 @@ def decode_single_object(store: SchemaStore, data: bytes) -> tuple[Schema, dict[
     value = fastavro.schemaless_reader(
         io.BytesIO(data[10:]), schema.parsed, None, return_record_name=True
     )
+    if not isinstance(value, dict):  # every bridge schema is a record
+        raise SchemaError(f"{schema.id}: decoded to {type(value).__name__}, not a record")
     return schema, value
 
 
@@ -164,7 +166,9 @@ class OutRecord:
 class Codec:
     """Turns frames and adapter events into encoded records."""
 
-    def __init__(self, store: SchemaStore | None = None, deadletter_topic: str = "bridge.deadletter") -> None:
+    def __init__(
+        self, store: SchemaStore | None = None, deadletter_topic: str = "bridge.deadletter"
+    ) -> None:
         self.store = store or SchemaStore()
         self.deadletter_topic = deadletter_topic
         self._raw = self.store.latest(RAW_SCHEMA)
@@ -210,66 +214,158 @@ class Codec:
             case Push():
                 return [
                     self.channel_record(
-                        conn, frame, event.destination, event.payload_type, event.payload,
-                        event_time_ms=event.event_time_ms, exchange_conn_id=event.exchange_conn_id,
+                        conn,
+                        frame,
+                        event.destination,
+                        event.payload_type,
+                        event.payload,
+                        event_time_ms=event.event_time_ms,
+                        exchange_conn_id=event.exchange_conn_id,
                     )
                 ]
             case Subscribed():
-                payload = {"event": event.op, "request_id": event.request_id, "code": None, "message": None}
-                return [self._subscription(conn, frame, event.destination, payload, event.exchange_conn_id)]
+                payload = {
+                    "event": event.op,
+                    "request_id": event.request_id,
+                    "code": None,
+                    "message": None,
+                }
+                return [
+                    self._subscription(
+                        conn, frame, event.destination, payload, event.exchange_conn_id
+                    )
+                ]
             case SubscribeFailed():
                 payload = {
-                    "event": "error", "request_id": event.request_id,
-                    "code": event.code, "message": event.message,
+                    "event": "error",
+                    "request_id": event.request_id,
+                    "code": event.code,
+                    "message": event.message,
                 }
-                return [self._subscription(conn, frame, event.destination, payload, event.exchange_conn_id)]
+                return [
+                    self._subscription(
+                        conn, frame, event.destination, payload, event.exchange_conn_id
+                    )
+                ]
             case LoginResult():
-                return [self.connection_event(conn, frame, "login" if event.ok else "error",
-                                              event.code, event.message, None, {"ok": str(event.ok).lower()},
-                                              event.exchange_conn_id)]
+                return [
+                    self.connection_event(
+                        conn,
+                        frame,
+                        "login" if event.ok else "error",
+                        event.code,
+                        event.message,
+                        None,
+                        {"ok": str(event.ok).lower()},
+                        event.exchange_conn_id,
+                    )
+                ]
             case ExchangeError():
-                return [self.connection_event(conn, frame, "error", event.code, event.message,
-                                              event.request_id, {}, event.exchange_conn_id)]
+                return [
+                    self.connection_event(
+                        conn,
+                        frame,
+                        "error",
+                        event.code,
+                        event.message,
+                        event.request_id,
+                        {},
+                        event.exchange_conn_id,
+                    )
+                ]
             case Notice():
-                return [self.connection_event(conn, frame, "notice", event.code, event.message,
-                                              None, {}, event.exchange_conn_id)]
+                return [
+                    self.connection_event(
+                        conn,
+                        frame,
+                        "notice",
+                        event.code,
+                        event.message,
+                        None,
+                        {},
+                        event.exchange_conn_id,
+                    )
+                ]
             case ChannelConnCount():
                 name = "channel-conn-count-error" if event.error else "channel-conn-count"
-                attributes = {**event.attributes, "channel": event.channel, "connCount": event.conn_count}
-                return [self.connection_event(conn, frame, name, None, None, None, attributes,
-                                              event.exchange_conn_id)]
+                attributes = {
+                    **event.attributes,
+                    "channel": event.channel,
+                    "connCount": event.conn_count,
+                }
+                return [
+                    self.connection_event(
+                        conn, frame, name, None, None, None, attributes, event.exchange_conn_id
+                    )
+                ]
             case Maintenance():
                 attributes = {**event.attributes, "status": event.status}
-                return [self.connection_event(conn, frame, "systemStatus", None, None, None, attributes,
-                                              event.exchange_conn_id)]
+                return [
+                    self.connection_event(
+                        conn,
+                        frame,
+                        "systemStatus",
+                        None,
+                        None,
+                        None,
+                        attributes,
+                        event.exchange_conn_id,
+                    )
+                ]
         return []
 
     def _subscription(
-        self, conn: ConnectionInfo, frame: Frame, destination: Destination,
-        payload: Mapping[str, Any], exchange_conn_id: str | None,
+        self,
+        conn: ConnectionInfo,
+        frame: Frame,
+        destination: Destination,
+        payload: Mapping[str, Any],
+        exchange_conn_id: str | None,
     ) -> OutRecord:
-        return self.channel_record(conn, frame, destination, SUBSCRIPTION_EVENT, payload,
-                                   exchange_conn_id=exchange_conn_id)
+        return self.channel_record(
+            conn, frame, destination, SUBSCRIPTION_EVENT, payload, exchange_conn_id=exchange_conn_id
+        )
 
     def events_destination(self, exchange_topic_prefix: str) -> Destination:
         return Destination(
-            topic=f"{exchange_topic_prefix}.events", schema=f"{exchange_topic_prefix}/events",
-            key="events", channel="", arg={},
+            topic=f"{exchange_topic_prefix}.events",
+            schema=f"{exchange_topic_prefix}/events",
+            key="events",
+            channel="",
+            arg={},
         )
 
     def connection_event(
-        self, conn: ConnectionInfo, frame: Frame, name: str, code: str | None, message: str | None,
-        request_id: str | None, attributes: Mapping[str, str], exchange_conn_id: str | None,
+        self,
+        conn: ConnectionInfo,
+        frame: Frame,
+        name: str,
+        code: str | None,
+        message: str | None,
+        request_id: str | None,
+        attributes: Mapping[str, str],
+        exchange_conn_id: str | None,
     ) -> OutRecord:
         destination = self.events_destination(conn.topic_group)
-        payload = {"event": name, "code": code, "message": message,
-                   "request_id": request_id, "attributes": dict(attributes)}
-        return self.channel_record(conn, frame, destination, CONNECTION_EVENT, payload,
-                                   exchange_conn_id=exchange_conn_id)
+        payload = {
+            "event": name,
+            "code": code,
+            "message": message,
+            "request_id": request_id,
+            "attributes": dict(attributes),
+        }
+        return self.channel_record(
+            conn, frame, destination, CONNECTION_EVENT, payload, exchange_conn_id=exchange_conn_id
+        )
 
     def session_marker(
-        self, conn: ConnectionInfo, frame: Frame, destination: Destination,
-        kind: str, reason: str, detail: str | None = None,
+        self,
+        conn: ConnectionInfo,
+        frame: Frame,
+        destination: Destination,
+        kind: str,
+        reason: str,
+        detail: str | None = None,
     ) -> OutRecord:
         payload = {"kind": kind, "reason": reason, "detail": detail}
         return self.channel_record(conn, frame, destination, SESSION_MARKER, payload)
@@ -278,14 +374,23 @@ class Codec:
 
     def raw_record(self, conn: ConnectionInfo, frame: Frame) -> OutRecord:
         value = self._frame_fields(conn, frame)
-        return OutRecord(f"{conn.topic_group}.raw", conn.connection.encode(),
-                         encode_single_object(self._raw, value), self._headers(self._raw, conn))
+        return OutRecord(
+            f"{conn.topic_group}.raw",
+            conn.connection.encode(),
+            encode_single_object(self._raw, value),
+            self._headers(self._raw, conn),
+        )
 
-    def deadletter_record(self, conn: ConnectionInfo, frame: Frame, stage: str, error: str) -> OutRecord:
+    def deadletter_record(
+        self, conn: ConnectionInfo, frame: Frame, stage: str, error: str
+    ) -> OutRecord:
         value = {**self._frame_fields(conn, frame), "stage": stage, "error": error}
-        return OutRecord(self.deadletter_topic, conn.connection.encode(),
-                         encode_single_object(self._deadletter, value),
-                         self._headers(self._deadletter, conn))
+        return OutRecord(
+            self.deadletter_topic,
+            conn.connection.encode(),
+            encode_single_object(self._deadletter, value),
+            self._headers(self._deadletter, conn),
+        )
 
     @staticmethod
     def _frame_fields(conn: ConnectionInfo, frame: Frame) -> dict[str, Any]:

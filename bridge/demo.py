@@ -38,29 +38,37 @@ SHOWN_TOPICS = ("okx.status", "okx.economic-calendar", "okx.tickers", "okx.event
 
 
 def demo_settings(sim: OkxSimulator, bootstrap_servers: str) -> Settings:
-    return Settings.from_mapping({
-        "instance": "demo",
-        "kafka": {"bootstrap_servers": bootstrap_servers},
-        "metrics": {"host": "127.0.0.1", "port": 0},
-        "connections": [
-            {
-                "name": "okx-public",
-                "exchange": "okx",
-                "url": sim.url(PUBLIC_PATH),
-                "tls": {"ca_file": sim.ca_file},
-                "subscriptions": [{"channel": "status"}, {"channel": "tickers", "instId": "BTC-USDT"}],
-            },
-            {
-                "name": "okx-business",
-                "exchange": "okx",
-                "url": sim.url(BUSINESS_PATH),
-                "tls": {"ca_file": sim.ca_file},
-                "credentials": {"api_key": DEMO_KEY, "secret_key": DEMO_SECRET,
-                                "passphrase": DEMO_PASSPHRASE},
-                "subscriptions": [{"channel": "economic-calendar"}],
-            },
-        ],
-    })
+    return Settings.from_mapping(
+        {
+            "instance": "demo",
+            "kafka": {"bootstrap_servers": bootstrap_servers},
+            "metrics": {"host": "127.0.0.1", "port": 0},
+            "connections": [
+                {
+                    "name": "okx-public",
+                    "exchange": "okx",
+                    "url": sim.url(PUBLIC_PATH),
+                    "tls": {"ca_file": sim.ca_file},
+                    "subscriptions": [
+                        {"channel": "status"},
+                        {"channel": "tickers", "instId": "BTC-USDT"},
+                    ],
+                },
+                {
+                    "name": "okx-business",
+                    "exchange": "okx",
+                    "url": sim.url(BUSINESS_PATH),
+                    "tls": {"ca_file": sim.ca_file},
+                    "credentials": {
+                        "api_key": DEMO_KEY,
+                        "secret_key": DEMO_SECRET,
+                        "passphrase": DEMO_PASSPHRASE,
+                    },
+                    "subscriptions": [{"channel": "economic-calendar"}],
+                },
+            ],
+        }
+    )
 
 
 def describe(record: TailedRecord) -> str:
@@ -72,8 +80,10 @@ def describe(record: TailedRecord) -> str:
     if short == "ChannelData":
         fields = {"action": fields.get("action"), **json.loads(fields["data"])}
     shown = {k: v for k, v in fields.items() if v not in (None, "", {})}
-    return (f"{record.topic:<22} #{record.offset:<3} key={record.key:<17} {short:<17} "
-            f"seq={value['sequence']:<3} {json.dumps(shown, ensure_ascii=False)}")
+    return (
+        f"{record.topic:<22} #{record.offset:<3} key={record.key:<17} {short:<17} "
+        f"seq={value['sequence']:<3} {json.dumps(shown, ensure_ascii=False)}"
+    )
 
 
 async def run_demo(duration: float = 20.0, verbose: bool = False) -> int:
@@ -82,26 +92,41 @@ async def run_demo(duration: float = 20.0, verbose: bool = False) -> int:
         # The demo's consumer races the topics' creation; its transient retries are noise here.
         logging.getLogger("aiokafka").setLevel(logging.CRITICAL)
     out = sys.stdout
-    print("Starting a local Kafka broker (the first run fetches its jars with mvn)...", file=out, flush=True)
+    print(
+        "Starting a local Kafka broker (the first run fetches its jars with mvn)...",
+        file=out,
+        flush=True,
+    )
     kafka = SandboxKafka()
     await asyncio.to_thread(kafka.start)
     counts: Counter[str] = Counter()
     started = time.monotonic()
     try:
-        accounts = {DEMO_KEY: OkxAccount(secret=DEMO_SECRET, passphrase=DEMO_PASSPHRASE, vip_level=1)}
+        accounts = {
+            DEMO_KEY: OkxAccount(secret=DEMO_SECRET, passphrase=DEMO_PASSPHRASE, vip_level=1)
+        }
         async with OkxSimulator(tls=True, accounts=accounts, tickers_rate=1.0) as sim:
             bridge = Bridge(demo_settings(sim, kafka.bootstrap_servers))
-            print(f"Kafka on {kafka.bootstrap_servers}; OKX simulator on {sim.url(PUBLIC_PATH)} "
-                  f"and {sim.url(BUSINESS_PATH)}", file=out)
-            print(f"Running for {duration:.0f} s (Ctrl-C to stop sooner). Records read back from Kafka:\n",
-                  file=out, flush=True)
+            print(
+                f"Kafka on {kafka.bootstrap_servers}; OKX simulator on {sim.url(PUBLIC_PATH)} "
+                f"and {sim.url(BUSINESS_PATH)}",
+                file=out,
+            )
+            print(
+                f"Running for {duration:.0f} s (Ctrl-C to stop sooner). "
+                "Records read back from Kafka:\n",
+                file=out,
+                flush=True,
+            )
             stop = asyncio.Event()
             loop = asyncio.get_running_loop()
             for signum in (signal.SIGINT, signal.SIGTERM):
                 loop.add_signal_handler(signum, stop.set)
             bridge_task = asyncio.create_task(bridge.run(stop))
-            scripts = [asyncio.create_task(script_status_changes(sim, 3.0)),
-                       asyncio.create_task(script_calendar_events(sim, 4.0))]
+            scripts = [
+                asyncio.create_task(script_status_changes(sim, 3.0)),
+                asyncio.create_task(script_calendar_events(sim, 4.0)),
+            ]
 
             async def show() -> None:
                 async for record in tail(kafka.bootstrap_servers, SHOWN_TOPICS, idle_timeout=None):
@@ -121,13 +146,21 @@ async def run_demo(duration: float = 20.0, verbose: bool = False) -> int:
                 await reader
             publisher = bridge.publisher
             print("\nSummary", file=out)
-            print(f"  ran {time.monotonic() - started:.1f} s with {len(bridge.sessions)} connections: "
-                  f"{sum(s.frames for s in bridge.sessions)} frames received, "
-                  f"{publisher.delivered} records delivered to Kafka, {undelivered} undelivered", file=out)
+            print(
+                f"  ran {time.monotonic() - started:.1f} s "
+                f"with {len(bridge.sessions)} connections: "
+                f"{sum(s.frames for s in bridge.sessions)} frames received, "
+                f"{publisher.delivered} records delivered to Kafka, {undelivered} undelivered",
+                file=out,
+            )
             for topic in SHOWN_TOPICS:
                 print(f"  {topic:<22} {counts[topic]:>5} record(s) read back and decoded", file=out)
-            print(f"  (raw frames are on okx.raw; try: bridge tail okx.status -b {kafka.bootstrap_servers} "
-                  "while a demo runs)", file=out)
+            print(
+                "  (raw frames are on okx.raw; try: "
+                f"bridge tail okx.status -b {kafka.bootstrap_servers} "
+                "while a demo runs)",
+                file=out,
+            )
             return 0 if counts["okx.status"] and counts["okx.economic-calendar"] else 1
     finally:
         await asyncio.to_thread(kafka.stop)

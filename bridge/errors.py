@@ -1,12 +1,12 @@
 """Exceptions raised by the bridge.
 
-    BridgeError                 root of everything the bridge raises on purpose
-    ├── ConfigError             configuration is invalid; the CLI exits with code 2
-    ├── SandboxError            a local sandbox component (Kafka, simulator) cannot start
-    │   └── MissingToolError    java or mvn is not installed
-    ├── SchemaError             a schema file is missing or invalid, or a record does not fit it
-    └── ProtocolError           the exchange violated its protocol beyond one bad frame
-                                (bad frames are events, not exceptions)
+BridgeError                 root of everything the bridge raises on purpose
+├── ConfigError             configuration is invalid; the CLI exits with code 2
+├── SandboxError            a local sandbox component (Kafka, simulator) cannot start
+│   └── MissingToolError    java or mvn is not installed
+├── SchemaError             a schema file is missing or invalid, or a record does not fit it
+└── ProtocolError           the exchange violated its protocol beyond one bad frame
+                            (bad frames are events, not exceptions)
 """
 
 from __future__ import annotations

@@ -26,70 +26,147 @@ from bridge import __version__
 log = logging.getLogger(__name__)
 
 # Exchange and delivery latencies span sub-millisecond to minutes (maintenance, outages).
-LAG_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300)
+LAG_BUCKETS = (
+    0.0005,
+    0.001,
+    0.0025,
+    0.005,
+    0.01,
+    0.025,
+    0.05,
+    0.1,
+    0.25,
+    0.5,
+    1,
+    2.5,
+    5,
+    10,
+    30,
+    60,
+    300,
+)
 
 
 class Metrics:
-    """The bridge's metrics on a registry of their own (one per bridge, so tests can run several)."""
+    """The bridge's metrics, on a registry of their own (one per bridge, so a test process
+    can run several)."""
 
     def __init__(self, registry: CollectorRegistry | None = None) -> None:
         self.registry = registry or CollectorRegistry()
         r = self.registry
         conn = ["exchange", "connection"]
-        self.info = Gauge("bridge_info", "Build and instance information", ["version", "instance"], registry=r)
-        self.ready = Gauge("bridge_ready", "1 when Kafka is reachable and every connection is subscribed", registry=r)
+        self.info = Gauge(
+            "bridge_info", "Build and instance information", ["version", "instance"], registry=r
+        )
+        self.ready = Gauge(
+            "bridge_ready",
+            "1 when Kafka is reachable and every connection is subscribed",
+            registry=r,
+        )
         self.frames_received = Counter(
-            "bridge_frames_received_total", "WebSocket frames received", conn, registry=r)
+            "bridge_frames_received_total", "WebSocket frames received", conn, registry=r
+        )
         self.bytes_received = Counter(
-            "bridge_received_bytes_total", "WebSocket payload bytes received", conn, registry=r)
+            "bridge_received_bytes_total", "WebSocket payload bytes received", conn, registry=r
+        )
         self.events = Counter(
-            "bridge_events_total", "Events classified from frames, by event type",
-            [*conn, "type"], registry=r)
+            "bridge_events_total",
+            "Events classified from frames, by event type",
+            [*conn, "type"],
+            registry=r,
+        )
         self.connection_attempts = Counter(
-            "bridge_connection_attempts_total", "WebSocket connection attempts", conn, registry=r)
+            "bridge_connection_attempts_total", "WebSocket connection attempts", conn, registry=r
+        )
         self.reconnects = Counter(
-            "bridge_reconnects_total", "Connections lost or replaced, by reason", [*conn, "reason"], registry=r)
+            "bridge_reconnects_total",
+            "Connections lost or replaced, by reason",
+            [*conn, "reason"],
+            registry=r,
+        )
         self.connection_up = Gauge(
-            "bridge_connection_up", "1 while the WebSocket connection is open", conn, registry=r)
+            "bridge_connection_up", "1 while the WebSocket connection is open", conn, registry=r
+        )
         self.subscriptions = Gauge(
-            "bridge_subscriptions", "Configured subscriptions by state (pending, subscribed, failed)",
-            [*conn, "state"], registry=r)
+            "bridge_subscriptions",
+            "Configured subscriptions by state (pending, subscribed, failed)",
+            [*conn, "state"],
+            registry=r,
+        )
         self.exchange_errors = Counter(
-            "bridge_exchange_errors_total", "Errors reported by the exchange, by code",
-            ["exchange", "code"], registry=r)
+            "bridge_exchange_errors_total",
+            "Errors reported by the exchange, by code",
+            ["exchange", "code"],
+            registry=r,
+        )
         self.exchange_maintenance = Gauge(
-            "bridge_exchange_maintenance", "1 while the exchange announces maintenance",
-            ["exchange"], registry=r)
+            "bridge_exchange_maintenance",
+            "1 while the exchange announces maintenance",
+            ["exchange"],
+            registry=r,
+        )
         self.last_message = Gauge(
-            "bridge_last_message_timestamp_seconds", "Receive time of the last push per channel",
-            [*conn, "channel"], registry=r)
+            "bridge_last_message_timestamp_seconds",
+            "Receive time of the last push per channel",
+            [*conn, "channel"],
+            registry=r,
+        )
         self.event_lag = Histogram(
-            "bridge_event_lag_seconds", "Receive time minus the exchange's event time",
-            ["exchange", "channel"], buckets=LAG_BUCKETS, registry=r)
+            "bridge_event_lag_seconds",
+            "Receive time minus the exchange's event time",
+            ["exchange", "channel"],
+            buckets=LAG_BUCKETS,
+            registry=r,
+        )
         self.duplicates = Counter(
             "bridge_duplicates_dropped_total",
-            "Pushes dropped because an overlapping connection already delivered them", conn, registry=r)
+            "Pushes dropped because an overlapping connection already delivered them",
+            conn,
+            registry=r,
+        )
         self.deadletters = Counter(
-            "bridge_deadletter_total", "Frames written to the dead-letter topic, by failing stage",
-            ["reason"], registry=r)
+            "bridge_deadletter_total",
+            "Frames written to the dead-letter topic, by failing stage",
+            ["reason"],
+            registry=r,
+        )
         # publisher
         self.records_enqueued = Counter(
-            "bridge_records_enqueued_total", "Records handed to the Kafka producer", ["topic"], registry=r)
+            "bridge_records_enqueued_total",
+            "Records handed to the Kafka producer",
+            ["topic"],
+            registry=r,
+        )
         self.records_delivered = Counter(
-            "bridge_records_delivered_total", "Records acknowledged by Kafka", ["topic"], registry=r)
+            "bridge_records_delivered_total", "Records acknowledged by Kafka", ["topic"], registry=r
+        )
         self.records_failed = Counter(
-            "bridge_records_failed_total", "Record send attempts that failed (the record is retried)",
-            ["reason"], registry=r)
+            "bridge_records_failed_total",
+            "Record send attempts that failed (the record is retried)",
+            ["reason"],
+            registry=r,
+        )
         self.records_dropped = Counter(
-            "bridge_records_dropped_total", "Records dropped by the drop overflow policy", ["topic"], registry=r)
+            "bridge_records_dropped_total",
+            "Records dropped by the drop overflow policy",
+            ["topic"],
+            registry=r,
+        )
         self.delivery_lag = Histogram(
-            "bridge_delivery_lag_seconds", "Kafka acknowledgement time minus frame receive time",
-            buckets=LAG_BUCKETS, registry=r)
+            "bridge_delivery_lag_seconds",
+            "Kafka acknowledgement time minus frame receive time",
+            buckets=LAG_BUCKETS,
+            registry=r,
+        )
         self.buffer_records = Gauge(
-            "bridge_buffer_records", "Records enqueued and not yet acknowledged", registry=r)
+            "bridge_buffer_records", "Records enqueued and not yet acknowledged", registry=r
+        )
         self.buffer_bytes = Gauge(
-            "bridge_buffer_bytes", "Bytes of records enqueued and not yet acknowledged", registry=r)
-        self.kafka_up = Gauge("bridge_kafka_up", "1 while the Kafka producer is connected", registry=r)
+            "bridge_buffer_bytes", "Bytes of records enqueued and not yet acknowledged", registry=r
+        )
+        self.kafka_up = Gauge(
+            "bridge_kafka_up", "1 while the Kafka producer is connected", registry=r
+        )
 
     def init_connection(self, exchange: str, connection: str, channels: Iterable[str]) -> None:
         """Create every label set a connection will use, at zero, so rates work from the start."""
@@ -143,8 +220,10 @@ class HealthServer:
             parts = request_line.decode("latin-1").split()
             path = parts[1].split("?", 1)[0] if len(parts) >= 2 else ""
             status, content_type, body = self._route(parts[0] if parts else "", path)
-            head = (f"HTTP/1.1 {status}\r\nContent-Type: {content_type}\r\n"
-                    f"Content-Length: {len(body)}\r\nConnection: close\r\n\r\n")
+            head = (
+                f"HTTP/1.1 {status}\r\nContent-Type: {content_type}\r\n"
+                f"Content-Length: {len(body)}\r\nConnection: close\r\n\r\n"
+            )
             writer.write(head.encode() + body)
             await writer.drain()
         except (TimeoutError, ConnectionError):

@@ -51,7 +51,9 @@ class RecentPushes:
 
 
 class Pipeline:
-    def __init__(self, codec: Codec, publisher: Publisher, metrics: Metrics, *, raw_topics: bool = True) -> None:
+    def __init__(
+        self, codec: Codec, publisher: Publisher, metrics: Metrics, *, raw_topics: bool = True
+    ) -> None:
         self.codec = codec
         self.publisher = publisher
         self.metrics = metrics
@@ -69,12 +71,16 @@ class Pipeline:
                     await self.dead_letter(conn, frame, "classify", event.reason)
                     continue
                 case Push():
-                    if event.identity is not None and not recent.first_time(event.destination, event.identity):
+                    if event.identity is not None and not recent.first_time(
+                        event.destination, event.identity
+                    ):
                         self.metrics.duplicates.labels(conn.exchange, conn.connection).inc()
                         continue
                     self._observe_push(conn, frame, event)
                 case SubscribeFailed() | ExchangeError() | LoginResult(ok=False):
-                    self.metrics.exchange_errors.labels(conn.exchange, event.code or "unknown").inc()
+                    self.metrics.exchange_errors.labels(
+                        conn.exchange, event.code or "unknown"
+                    ).inc()
             try:
                 records = self.codec.records_for(conn, frame, event)
             except (SchemaError, ValueError, TypeError, KeyError) as exc:
@@ -85,8 +91,13 @@ class Pipeline:
                 await self._send(record, frame)
 
     async def markers(
-        self, conn: ConnectionInfo, frame: Frame, destinations: list[Destination],
-        kind: str, reason: str, detail: str | None = None,
+        self,
+        conn: ConnectionInfo,
+        frame: Frame,
+        destinations: list[Destination],
+        kind: str,
+        reason: str,
+        detail: str | None = None,
     ) -> None:
         """A session marker on every destination's topic (once per topic and key)."""
         seen: set[tuple[str, str]] = set()
@@ -94,11 +105,19 @@ class Pipeline:
             if (destination.topic, destination.key) in seen:
                 continue
             seen.add((destination.topic, destination.key))
-            await self._send(self.codec.session_marker(conn, frame, destination, kind, reason, detail), frame)
+            await self._send(
+                self.codec.session_marker(conn, frame, destination, kind, reason, detail), frame
+            )
 
     async def dead_letter(self, conn: ConnectionInfo, frame: Frame, stage: str, error: str) -> None:
         self.metrics.deadletters.labels(stage).inc()
-        log.warning("%s: frame %d to dead letters (%s): %s", conn.connection_id, frame.sequence, stage, error)
+        log.warning(
+            "%s: frame %d to dead letters (%s): %s",
+            conn.connection_id,
+            frame.sequence,
+            stage,
+            error,
+        )
         await self._send(self.codec.deadletter_record(conn, frame, stage, error), frame)
 
     def _observe_push(self, conn: ConnectionInfo, frame: Frame, push: Push) -> None:

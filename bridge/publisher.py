@@ -11,6 +11,7 @@ retries could cause.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections.abc import Iterator
@@ -76,8 +77,12 @@ class Publisher:
                 await producer.start()
             except KafkaError as exc:
                 await producer.stop()
-                log.warning("Kafka at %s not reachable (%s); retrying in %.1f s",
-                            self.bootstrap_servers, exc, delay)
+                log.warning(
+                    "Kafka at %s not reachable (%s); retrying in %.1f s",
+                    self.bootstrap_servers,
+                    exc,
+                    delay,
+                )
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, retry_max)
                 continue
@@ -89,10 +94,8 @@ class Publisher:
     async def flush(self, timeout: float) -> int:
         """Wait until every buffered record is acknowledged, at most ``timeout`` seconds.
         Returns the number of records still undelivered."""
-        try:
+        with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self._empty.wait(), timeout)
-        except TimeoutError:
-            pass
         return self.buffered_records
 
     async def stop(self) -> None:
@@ -154,14 +157,16 @@ class Publisher:
         topic = self.topic_prefix + record.topic
         try:
             future = await self._producer.send(
-                topic, record.value, key=record.key, headers=record.headers)
+                topic, record.value, key=record.key, headers=record.headers
+            )
         except KafkaError as exc:
             self._failed(record, size, received_us, exc)
             return
-        future.add_done_callback(
-            lambda f: self._on_done(f, record, size, received_us))
+        future.add_done_callback(lambda f: self._on_done(f, record, size, received_us))
 
-    def _on_done(self, future: asyncio.Future[Any], record: OutRecord, size: int, received_us: int) -> None:
+    def _on_done(
+        self, future: asyncio.Future[Any], record: OutRecord, size: int, received_us: int
+    ) -> None:
         if future.cancelled():
             return
         exc = future.exception()

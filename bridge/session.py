@@ -31,7 +31,14 @@ from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidURI
 
 from bridge.exchanges.base import Adapter
-from bridge.exchanges.events import Destination, Event, LoginResult, Notice, Subscribed, SubscribeFailed
+from bridge.exchanges.events import (
+    Destination,
+    Event,
+    LoginResult,
+    Notice,
+    Subscribed,
+    SubscribeFailed,
+)
 from bridge.frame import ConnectionInfo, Frame
 from bridge.metrics import Metrics
 from bridge.pipeline import Pipeline, RecentPushes
@@ -48,7 +55,10 @@ class _RedactFrames(logging.Filter):
             frame = record.args[0] if isinstance(record.args, tuple) else record.args
             opcode = getattr(getattr(frame, "opcode", None), "name", "FRAME")
             size = len(getattr(frame, "data", b""))
-            record.msg, record.args = "%s %s [%d bytes, content not logged]", (record.msg[0], opcode, size)
+            record.msg, record.args = (
+                "%s %s [%d bytes, content not logged]",
+                (record.msg[0], opcode, size),
+            )
         return True
 
 
@@ -215,16 +225,22 @@ class Session:
 
     def _backoff(self) -> Iterator[float]:
         o = self.options
-        return backoff_delays(o.reconnect_initial_seconds, o.reconnect_max_seconds,
-                              floor=o.min_connect_interval_seconds)
+        return backoff_delays(
+            o.reconnect_initial_seconds,
+            o.reconnect_max_seconds,
+            floor=o.min_connect_interval_seconds,
+        )
 
     def _spawn(self) -> _Link:
         attempt = next(self._attempts)
         adapter = self.adapter_factory()
-        info = ConnectionInfo(self.exchange, adapter.topic_prefix, self.name,
-                              f"{self.name}#{attempt}", self.instance)
+        info = ConnectionInfo(
+            self.exchange, adapter.topic_prefix, self.name, f"{self.name}#{attempt}", self.instance
+        )
         link = _Link(info, adapter)
-        link.task = asyncio.get_running_loop().create_task(self._run_link(link), name=info.connection_id)
+        link.task = asyncio.get_running_loop().create_task(
+            self._run_link(link), name=info.connection_id
+        )
         if self._current is None or self._current.task is None or self._current.task.done():
             self._current = link
         return link
@@ -233,8 +249,9 @@ class Session:
         if link.opened_at is None or self._gap_open:
             return  # never connected, or the gap is already marked
         self._gap_open = True
-        await self.pipeline.markers(link.info, link.marker_frame(), self.destinations,
-                                    "disconnected", reason)
+        await self.pipeline.markers(
+            link.info, link.marker_frame(), self.destinations, "disconnected", reason
+        )
 
     async def _run_link(self, link: _Link) -> str:
         """Connect, then read until the connection ends. Returns the reason it ended."""
@@ -314,7 +331,12 @@ class Session:
         for event in events:
             match event:
                 case LoginResult(ok=False):
-                    log.error("%s: login failed: %s %s", link.info.connection_id, event.code, event.message)
+                    log.error(
+                        "%s: login failed: %s %s",
+                        link.info.connection_id,
+                        event.code,
+                        event.message,
+                    )
                     return "login_failed"
                 case Subscribed() | SubscribeFailed():
                     target = (event.destination.topic, event.destination.key)
@@ -326,9 +348,14 @@ class Session:
                     else:
                         link.acked.discard(target)
                     await self._update_subscriptions(link)
-                case Notice(reconnect_advised=True) if link.successor is None and link is self._current:
-                    log.info("%s: server announced a close (%s); opening a replacement",
-                             link.info.connection_id, event.code)
+                case Notice(reconnect_advised=True) if (
+                    link.successor is None and link is self._current
+                ):
+                    log.info(
+                        "%s: server announced a close (%s); opening a replacement",
+                        link.info.connection_id,
+                        event.code,
+                    )
                     link.successor = self._spawn()
                     asyncio.get_running_loop().create_task(self._hand_over(link, link.successor))
         return None
@@ -348,17 +375,28 @@ class Session:
         subscribed = len(link.acked & configured)
         failed = len((link.failed - link.acked) & configured)
         self._set_subscription_gauges(
-            pending=len(configured) - subscribed - failed, subscribed=subscribed, failed=failed)
+            pending=len(configured) - subscribed - failed, subscribed=subscribed, failed=failed
+        )
         if link.adapter.all_subscribed and not link.subscribed.is_set():
             link.subscribed.set()
-            log.info("%s: all %d subscriptions acknowledged", link.info.connection_id, len(self.destinations))
+            log.info(
+                "%s: all %d subscriptions acknowledged",
+                link.info.connection_id,
+                len(self.destinations),
+            )
             if self._gap_open:
                 self._gap_open = False
-                await self.pipeline.markers(link.info, link.marker_frame(), self.destinations,
-                                            "resubscribed", "reconnected")
+                await self.pipeline.markers(
+                    link.info, link.marker_frame(), self.destinations, "resubscribed", "reconnected"
+                )
             elif link is not self._current:
-                await self.pipeline.markers(link.info, link.marker_frame(), self.destinations,
-                                            "handover", "replacement_subscribed")
+                await self.pipeline.markers(
+                    link.info,
+                    link.marker_frame(),
+                    self.destinations,
+                    "handover",
+                    "replacement_subscribed",
+                )
 
     def _set_subscription_gauges(self, *, pending: int, subscribed: int, failed: int) -> None:
         g = self.metrics.subscriptions
@@ -384,7 +422,9 @@ class Session:
             now = time.monotonic()
             quiet = now - link.last_received
             if quiet >= opts.idle_timeout_seconds:
-                log.warning("%s: nothing received for %.1f s; reconnecting", link.info.connection_id, quiet)
+                log.warning(
+                    "%s: nothing received for %.1f s; reconnecting", link.info.connection_id, quiet
+                )
                 link.end_reason = "silence"
                 await ws.close(1000, "silence")
                 return
@@ -394,5 +434,3 @@ class Session:
                     await ws.send(link.adapter.ping())
                 except ConnectionClosed:
                     return
-
-

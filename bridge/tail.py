@@ -22,7 +22,11 @@ def jsonable(value: Any) -> Any:
     if isinstance(value, tuple) and len(value) == 2 and isinstance(value[0], str):
         name, inner = value
         converted = jsonable(inner)
-        return {"type": name, **converted} if isinstance(converted, dict) else {"type": name, "value": converted}
+        return (
+            {"type": name, **converted}
+            if isinstance(converted, dict)
+            else {"type": name, "value": converted}
+        )
     if isinstance(value, dict):
         return {k: jsonable(v) for k, v in value.items()}
     if isinstance(value, list):
@@ -47,9 +51,17 @@ class TailedRecord:
     value: dict[str, Any]
 
     def to_json(self) -> str:
-        return json.dumps({"topic": self.topic, "partition": self.partition, "offset": self.offset,
-                           "key": self.key, "schema": self.schema, "value": jsonable(self.value)},
-                          ensure_ascii=False)
+        return json.dumps(
+            {
+                "topic": self.topic,
+                "partition": self.partition,
+                "offset": self.offset,
+                "key": self.key,
+                "schema": self.schema,
+                "value": jsonable(self.value),
+            },
+            ensure_ascii=False,
+        )
 
 
 async def tail(
@@ -80,10 +92,22 @@ async def tail(
             key = message.key.decode("utf-8", "replace") if message.key else None
             try:
                 schema, value = decode_single_object(store, message.value or b"")
-                yield TailedRecord(message.topic, message.partition, message.offset, key,
-                                   f"{schema.id}.v{schema.version}", value)
+                yield TailedRecord(
+                    message.topic,
+                    message.partition,
+                    message.offset,
+                    key,
+                    f"{schema.id}.v{schema.version}",
+                    value,
+                )
             except SchemaError as exc:
-                yield TailedRecord(message.topic, message.partition, message.offset, key, None,
-                                   {"undecodable": str(exc)})
+                yield TailedRecord(
+                    message.topic,
+                    message.partition,
+                    message.offset,
+                    key,
+                    None,
+                    {"undecodable": str(exc)},
+                )
     finally:
         await consumer.stop()

@@ -31,7 +31,8 @@ class Destination:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Event:
-    """Base class. ``exchange_conn_id`` is set when the message names the exchange's connection id."""
+    """Base class. ``exchange_conn_id`` is set when the message names the exchange's
+    connection id."""
 
     exchange_conn_id: str | None = None
 

@@ -19,19 +19,25 @@ def unique_prefix() -> str:
     return f"t{uuid.uuid4().hex[:10]}."
 
 
-def bridge_settings(bootstrap: str, prefix: str, connections: list[dict[str, Any]], **extra: Any) -> Settings:
-    return Settings.from_mapping({
-        "instance": "test",
-        "kafka": {"bootstrap_servers": bootstrap, "topic_prefix": prefix, "linger_ms": 1},
-        "metrics": {"host": "127.0.0.1", "port": 0},
-        "connections": connections,
-        **extra,
-    })
+def bridge_settings(
+    bootstrap: str, prefix: str, connections: list[dict[str, Any]], **extra: Any
+) -> Settings:
+    return Settings.from_mapping(
+        {
+            "instance": "test",
+            "kafka": {"bootstrap_servers": bootstrap, "topic_prefix": prefix, "linger_ms": 1},
+            "metrics": {"host": "127.0.0.1", "port": 0},
+            "connections": connections,
+            **extra,
+        }
+    )
 
 
 def fast_reconnect(**overrides: Any) -> dict[str, Any]:
-    return {"reconnect": {"initial_seconds": 0.2, "max_seconds": 1.0, "healthy_after_seconds": 2.0},
-            **overrides}
+    return {
+        "reconnect": {"initial_seconds": 0.2, "max_seconds": 1.0, "healthy_after_seconds": 2.0},
+        **overrides,
+    }
 
 
 @contextlib.asynccontextmanager
@@ -46,7 +52,9 @@ async def running_bridge(settings: Settings) -> AsyncIterator[Bridge]:
         await asyncio.wait_for(task, 30)
 
 
-async def wait_until(predicate: Callable[[], bool], timeout: float = 15.0, what: str = "condition") -> None:
+async def wait_until(
+    predicate: Callable[[], bool], timeout: float = 15.0, what: str = "condition"
+) -> None:
     deadline = asyncio.get_running_loop().time() + timeout
     while not predicate():
         if asyncio.get_running_loop().time() > deadline:

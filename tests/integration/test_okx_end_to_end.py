@@ -33,15 +33,25 @@ SEED_CALENDAR = json.loads(SEED_CALENDAR_FRAME)["data"][0]
 
 
 def public(sim: OkxSimulator, *subscriptions: dict[str, str], **extra: object) -> dict[str, object]:
-    return {"name": "okx-public", "exchange": "okx", "url": sim.url(PUBLIC_PATH),
-            "subscriptions": list(subscriptions) or [{"channel": "status"}], **fast_reconnect(**extra)}
+    return {
+        "name": "okx-public",
+        "exchange": "okx",
+        "url": sim.url(PUBLIC_PATH),
+        "subscriptions": list(subscriptions) or [{"channel": "status"}],
+        **fast_reconnect(**extra),
+    }
 
 
 def business(sim: OkxSimulator, secret: str = SECRET, **extra: object) -> dict[str, object]:
-    return {"name": "okx-business", "exchange": "okx", "url": sim.url(BUSINESS_PATH),
-            "tls": {"ca_file": sim.ca_file} if sim.ca_file else {},
-            "credentials": {"api_key": KEY, "secret_key": secret, "passphrase": PASSPHRASE},
-            "subscriptions": [{"channel": "economic-calendar"}], **fast_reconnect(**extra)}
+    return {
+        "name": "okx-business",
+        "exchange": "okx",
+        "url": sim.url(BUSINESS_PATH),
+        "tls": {"ca_file": sim.ca_file} if sim.ca_file else {},
+        "credentials": {"api_key": KEY, "secret_key": secret, "passphrase": PASSPHRASE},
+        "subscriptions": [{"channel": "economic-calendar"}],
+        **fast_reconnect(**extra),
+    }
 
 
 def accounts() -> dict[str, OkxAccount]:
@@ -51,21 +61,38 @@ def accounts() -> dict[str, OkxAccount]:
 async def test_status_and_economic_calendar_arrive_with_every_field(kafka_bootstrap: str) -> None:
     prefix = unique_prefix()
     async with OkxSimulator(tls=True, accounts=accounts()) as sim:
-        settings = bridge_settings(kafka_bootstrap, prefix, [
-            {**public(sim), "tls": {"ca_file": sim.ca_file}}, business(sim)])
+        settings = bridge_settings(
+            kafka_bootstrap,
+            prefix,
+            [{**public(sim), "tls": {"ca_file": sim.ca_file}}, business(sim)],
+        )
         async with running_bridge(settings) as bridge:
-            await wait_until(lambda: all(s.subscribed for s in bridge.sessions), what="subscriptions")
+            await wait_until(
+                lambda: all(s.subscribed for s in bridge.sessions), what="subscriptions"
+            )
             await sim.push_calendar(SEED_CALENDAR)
 
-            status = await read_topic(kafka_bootstrap, prefix + "okx.status",
-                                      lambda rs: bool(payloads(rs, "Status")))
-            calendar = await read_topic(kafka_bootstrap, prefix + "okx.economic-calendar",
-                                        lambda rs: bool(payloads(rs, "EconomicCalendar")))
-            events = await read_topic(kafka_bootstrap, prefix + "okx.events",
-                                      lambda rs: bool(payloads(rs, "ConnectionEvent")))
-            raw = await read_topic(kafka_bootstrap, prefix + "okx.raw",
-                                   lambda rs: {SEED_STATUS_FRAME.encode(), SEED_CALENDAR_FRAME.encode()}
-                                   <= {r.value["data"] for r in rs})
+            status = await read_topic(
+                kafka_bootstrap, prefix + "okx.status", lambda rs: bool(payloads(rs, "Status"))
+            )
+            calendar = await read_topic(
+                kafka_bootstrap,
+                prefix + "okx.economic-calendar",
+                lambda rs: bool(payloads(rs, "EconomicCalendar")),
+            )
+            events = await read_topic(
+                kafka_bootstrap,
+                prefix + "okx.events",
+                lambda rs: bool(payloads(rs, "ConnectionEvent")),
+            )
+            raw = await read_topic(
+                kafka_bootstrap,
+                prefix + "okx.raw",
+                lambda rs: (
+                    {SEED_STATUS_FRAME.encode(), SEED_CALENDAR_FRAME.encode()}
+                    <= {r.value["data"] for r in rs}
+                ),
+            )
 
     # subscription acks, one per arg, on the channel's topic
     [ack] = payloads(status, "SubscriptionEvent")
@@ -76,7 +103,11 @@ async def test_status_and_economic_calendar_arrive_with_every_field(kafka_bootst
     # the seed's status push, every field with its type and value
     [push_record] = [r for r in status if payload_kind(r) == "Status"]
     meta = push_record.value
-    assert (meta["exchange"], meta["channel"], meta["arg"]) == ("okx", "status", {"channel": "status"})
+    assert (meta["exchange"], meta["channel"], meta["arg"]) == (
+        "okx",
+        "status",
+        {"channel": "status"},
+    )
     assert meta["connection"] == "okx-public" and meta["connection_id"].startswith("okx-public#")
     assert meta["exchange_connection_id"] is None  # pushes carry no connId; acks do
     assert meta["sequence"] >= 2 and meta["bridge_instance"] == "test"
@@ -85,15 +116,35 @@ async def test_status_and_economic_calendar_arrive_with_every_field(kafka_bootst
     s = payloads(status, "Status")[0]
     assert ms(s["begin"]) == 1672823400000 and ms(s["end"]) == 1672825980000
     assert s["preOpenBegin"] is None and ms(s["ts"]) == 1672826038470
-    for field in ("href", "scheDesc", "serviceType", "state", "system", "maintType", "env", "title"):
+    for field in (
+        "href",
+        "scheDesc",
+        "serviceType",
+        "state",
+        "system",
+        "maintType",
+        "env",
+        "title",
+    ):
         assert s[field] == SEED_STATUS[field], field
     assert s["extra"] == {}
 
     c = payloads(calendar, "EconomicCalendar")[0]
     for field in ("date", "refDate", "ts"):
         assert ms(c[field]) == int(SEED_CALENDAR[field]), field
-    for field in ("calendarId", "region", "category", "event", "actual", "previous", "forecast",
-                  "importance", "prevInitial", "ccy", "unit"):
+    for field in (
+        "calendarId",
+        "region",
+        "category",
+        "event",
+        "actual",
+        "previous",
+        "forecast",
+        "importance",
+        "prevInitial",
+        "ccy",
+        "unit",
+    ):
         assert c[field] == SEED_CALENDAR[field], field
 
     # the login result is a connection event; raw frames are kept byte for byte
@@ -112,8 +163,10 @@ async def test_bad_login_is_recorded_backs_off_and_never_logs_the_secret(
         settings = bridge_settings(kafka_bootstrap, prefix, [business(sim, secret=wrong_secret)])
         async with running_bridge(settings) as bridge:
             events = await read_topic(
-                kafka_bootstrap, prefix + "okx.events",
-                lambda rs: sum(p["event"] == "error" for p in payloads(rs, "ConnectionEvent")) >= 2)
+                kafka_bootstrap,
+                prefix + "okx.events",
+                lambda rs: sum(p["event"] == "error" for p in payloads(rs, "ConnectionEvent")) >= 2,
+            )
             await wait_until(lambda: sim.stats.logins_failed >= 3, what="three login attempts")
             text = bridge.metrics.render().decode()
             attempts = sim.stats.connects_total
@@ -121,21 +174,31 @@ async def test_bad_login_is_recorded_backs_off_and_never_logs_the_secret(
     assert failures[0]["code"] == "60007" and failures[0]["message"]
     # backoff 0.2 s doubling to 1 s: a tight loop would make dozens of attempts by now
     assert 3 <= attempts <= 8
-    assert 'bridge_reconnects_total{connection="okx-business",exchange="okx",reason="login_failed"}' in text
+    assert (
+        'bridge_reconnects_total{connection="okx-business",exchange="okx",reason="login_failed"}'
+        in text
+    )
     assert 'bridge_exchange_errors_total{code="60007",exchange="okx"}' in text
-    assert 'bridge_subscriptions{connection="okx-business",exchange="okx",state="subscribed"} 0.0' in text
+    assert (
+        'bridge_subscriptions{connection="okx-business",exchange="okx",state="subscribed"} 0.0'
+        in text
+    )
     # the bridge's own log lines, at DEBUG, including its WebSocket client's (the simulator
     # plays the exchange and is allowed to see what the exchange sees)
     bridge_lines = "\n".join(
-        r.getMessage() for r in caplog.records
-        if not r.name.startswith(("bridge.sandbox", "websockets.server")))
+        r.getMessage()
+        for r in caplog.records
+        if not r.name.startswith(("bridge.sandbox", "websockets.server"))
+    )
     assert "login" in bridge_lines and "> TEXT" in bridge_lines
     for secret in (wrong_secret, PASSPHRASE, KEY):
         assert secret not in bridge_lines
         assert secret not in text
 
 
-async def test_malformed_frame_goes_to_dead_letters_and_the_connection_stays_up(kafka_bootstrap: str) -> None:
+async def test_malformed_frame_goes_to_dead_letters_and_the_connection_stays_up(
+    kafka_bootstrap: str,
+) -> None:
     prefix = unique_prefix()
     bad = '{"arg":{"channel":"status"},"data":[{"begin":"not-a-time"'
     async with OkxSimulator() as sim:
@@ -145,9 +208,14 @@ async def test_malformed_frame_goes_to_dead_letters_and_the_connection_stays_up(
             await sim.send_raw(bad)
             await sim.send_raw(b"\x00\x01binary-garbage")
             await sim.push_status({**SEED_STATUS, "state": "ongoing", "ts": "1672826099999"})
-            dead = await read_topic(kafka_bootstrap, prefix + "bridge.deadletter", lambda rs: len(rs) >= 2)
-            status = await read_topic(kafka_bootstrap, prefix + "okx.status",
-                                      lambda rs: any(p["state"] == "ongoing" for p in payloads(rs, "Status")))
+            dead = await read_topic(
+                kafka_bootstrap, prefix + "bridge.deadletter", lambda rs: len(rs) >= 2
+            )
+            status = await read_topic(
+                kafka_bootstrap,
+                prefix + "okx.status",
+                lambda rs: any(p["state"] == "ongoing" for p in payloads(rs, "Status")),
+            )
             assert sim.stats.connects_total == 1
     assert [r.value["data"] for r in dead] == [bad.encode(), b"\x00\x01binary-garbage"]
     assert {r.value["stage"] for r in dead} == {"classify"}
@@ -156,10 +224,14 @@ async def test_malformed_frame_goes_to_dead_letters_and_the_connection_stays_up(
     assert status
 
 
-async def test_disconnect_and_notice_resubscribe_with_markers_and_no_duplicates(kafka_bootstrap: str) -> None:
+async def test_disconnect_and_notice_resubscribe_with_markers_and_no_duplicates(
+    kafka_bootstrap: str,
+) -> None:
     prefix = unique_prefix()
-    changes = [{**SEED_STATUS, "state": state, "ts": str(1700000000000 + n)}
-               for n, state in enumerate(["scheduled", "ongoing", "pre_open", "completed"])]
+    changes = [
+        {**SEED_STATUS, "state": state, "ts": str(1700000000000 + n)}
+        for n, state in enumerate(["scheduled", "ongoing", "pre_open", "completed"])
+    ]
     async with OkxSimulator(notice_close_delay=1.5) as sim:
         settings = bridge_settings(kafka_bootstrap, prefix, [public(sim)])
         async with running_bridge(settings) as bridge:
@@ -167,7 +239,9 @@ async def test_disconnect_and_notice_resubscribe_with_markers_and_no_duplicates(
             await wait_until(lambda: session.subscribed, what="subscription")
             await sim.push_status(changes[0])
             await sim.drop_all()  # abrupt: no close frame
-            await wait_until(lambda: sim.stats.connects_total == 2 and session.subscribed, what="resubscribe")
+            await wait_until(
+                lambda: sim.stats.connects_total == 2 and session.subscribed, what="resubscribe"
+            )
             await sim.push_status(changes[1])
             await sim.send_notice()  # 64008, then the server closes after 1.5 s
             await wait_until(lambda: sim.stats.connects_total == 3, what="replacement connection")
@@ -175,11 +249,17 @@ async def test_disconnect_and_notice_resubscribe_with_markers_and_no_duplicates(
             await wait_until(lambda: len(sim.connections) == 1, what="old connection closed")
             await sim.push_status(changes[3])
             records = await read_topic(
-                kafka_bootstrap, prefix + "okx.status",
-                lambda rs: any(p["state"] == "completed" and ms(p["ts"]) == 1700000000003
-                               for p in payloads(rs, "Status")))
+                kafka_bootstrap,
+                prefix + "okx.status",
+                lambda rs: any(
+                    p["state"] == "completed" and ms(p["ts"]) == 1700000000003
+                    for p in payloads(rs, "Status")
+                ),
+            )
     pushed = [(p["state"], ms(p["ts"])) for p in payloads(records, "Status")]
-    expected = [(SEED_STATUS["state"], int(SEED_STATUS["ts"]))] + [(c["state"], int(c["ts"])) for c in changes]
+    expected = [(SEED_STATUS["state"], int(SEED_STATUS["ts"]))] + [
+        (c["state"], int(c["ts"])) for c in changes
+    ]
     assert pushed == expected  # every change once, in order, none duplicated by the overlap
     markers = [(m["kind"], m["reason"]) for m in payloads(records, "SessionMarker")]
     assert markers[0] == ("disconnected", "connection_lost")
@@ -187,13 +267,19 @@ async def test_disconnect_and_notice_resubscribe_with_markers_and_no_duplicates(
     assert ("handover", "replacement_subscribed") in markers
     acks = payloads(records, "SubscriptionEvent")
     assert len(acks) == 3  # one per connection
-    assert len({r.value["connection_id"] for r in records if payload_kind(r) == "SubscriptionEvent"}) == 3
+    assert (
+        len({r.value["connection_id"] for r in records if payload_kind(r) == "SubscriptionEvent"})
+        == 3
+    )
 
 
 async def test_keepalive_pings_prevent_the_idle_close(kafka_bootstrap: str) -> None:
     async with OkxSimulator(idle_timeout=1.0, initial_status=None) as sim:
-        settings = bridge_settings(kafka_bootstrap, unique_prefix(),
-                                   [public(sim, keepalive_seconds=0.3, idle_timeout_seconds=5)])
+        settings = bridge_settings(
+            kafka_bootstrap,
+            unique_prefix(),
+            [public(sim, keepalive_seconds=0.3, idle_timeout_seconds=5)],
+        )
         async with running_bridge(settings) as bridge:
             await wait_until(lambda: bridge.sessions[0].subscribed, what="subscription")
             await wait_until(lambda: sim.stats.pings >= 5, timeout=10, what="pings")
@@ -203,8 +289,11 @@ async def test_keepalive_pings_prevent_the_idle_close(kafka_bootstrap: str) -> N
 async def test_silence_without_pongs_triggers_a_reconnect(kafka_bootstrap: str) -> None:
     """A connection whose server stops answering (half-open) is replaced after idle_timeout."""
     async with OkxSimulator(initial_status=None) as sim:
-        settings = bridge_settings(kafka_bootstrap, unique_prefix(),
-                                   [public(sim, keepalive_seconds=0.2, idle_timeout_seconds=0.8)])
+        settings = bridge_settings(
+            kafka_bootstrap,
+            unique_prefix(),
+            [public(sim, keepalive_seconds=0.2, idle_timeout_seconds=0.8)],
+        )
         sim.answer_pings = False
         async with running_bridge(settings) as bridge:
             await wait_until(lambda: sim.stats.connects_total >= 2, timeout=10, what="reconnect")

@@ -19,16 +19,21 @@ from bridge.exchanges.events import (
     Notice,
     Pong,
     Push,
-    SubscribeFailed,
     Subscribed,
+    SubscribeFailed,
 )
 from bridge.frame import ConnectionInfo, Frame
 
 SCHEMAS = Path(__file__).resolve().parents[2] / "schemas"
 CONN = ConnectionInfo("okx", "okx", "okx-public", "okx-public#1", "pod-0")
 FRAME = Frame('{"x":1}', 1_700_000_000_123_456, 7)
-STATUS = Destination(topic="okx.status", schema="okx/status", key="status", channel="status",
-                     arg={"channel": "status"})
+STATUS = Destination(
+    topic="okx.status",
+    schema="okx/status",
+    key="status",
+    channel="status",
+    arg={"channel": "status"},
+)
 
 
 def crc64_avro(data: bytes) -> int:
@@ -53,8 +58,14 @@ def store() -> SchemaStore:
 
 def test_every_schema_file_loads_with_its_version(store: SchemaStore) -> None:
     ids = {s.id for s in store.all()}
-    assert {"okx/status", "okx/economic-calendar", "okx/channel", "okx/events",
-            "bridge/raw", "bridge/deadletter"} <= ids
+    assert {
+        "okx/status",
+        "okx/economic-calendar",
+        "okx/channel",
+        "okx/events",
+        "bridge/raw",
+        "bridge/deadletter",
+    } <= ids
     assert store.latest("okx/status").version == 1
 
 
@@ -66,9 +77,16 @@ def test_fingerprint_is_crc64_avro_of_canonical_form_little_endian(store: Schema
 
 def test_single_object_encoding_layout_and_round_trip(store: SchemaStore) -> None:
     schema = store.latest("bridge/raw")
-    value = {"exchange": "okx", "connection": "c", "connection_id": "c#1",
-             "receive_time": 1_700_000_000_000_001, "sequence": 1, "bridge_instance": "i",
-             "frame_type": "text", "data": b"pong"}
+    value = {
+        "exchange": "okx",
+        "connection": "c",
+        "connection_id": "c#1",
+        "receive_time": 1_700_000_000_000_001,
+        "sequence": 1,
+        "bridge_instance": "i",
+        "frame_type": "text",
+        "data": b"pong",
+    }
     encoded = encode_single_object(schema, value)
     assert encoded[:2] == b"\xc3\x01"
     assert encoded[2:10] == schema.fingerprint
@@ -92,18 +110,37 @@ def test_schema_store_rejects_badly_named_or_broken_files(tmp_path: Path) -> Non
     with pytest.raises(SchemaError, match="v<N>"):
         SchemaStore(tmp_path)
     (tmp_path / "x" / "thing.avsc").unlink()
-    (tmp_path / "x" / "thing.v1.avsc").write_text('{"type": "record", "name": "R", "fields": [{"name": "a"}]}')
+    (tmp_path / "x" / "thing.v1.avsc").write_text(
+        '{"type": "record", "name": "R", "fields": [{"name": "a"}]}'
+    )
     with pytest.raises(SchemaError, match="thing.v1.avsc"):
         SchemaStore(tmp_path)
 
 
 def test_push_record_carries_metadata_and_typed_payload(store: SchemaStore) -> None:
     codec = Codec(store)
-    payload = {"title": "t", "state": "ongoing", "begin": 1672823400000, "end": None,
-               "preOpenBegin": None, "href": "", "serviceType": "0", "system": "unified",
-               "scheDesc": "", "maintType": "1", "env": "1", "ts": 1672826038470, "extra": {}}
-    push = Push(destination=STATUS, payload_type="exchange_bridge.okx.Status", payload=payload,
-                event_time_ms=1672826038470, exchange_conn_id="a4d3ae55")
+    payload = {
+        "title": "t",
+        "state": "ongoing",
+        "begin": 1672823400000,
+        "end": None,
+        "preOpenBegin": None,
+        "href": "",
+        "serviceType": "0",
+        "system": "unified",
+        "scheDesc": "",
+        "maintType": "1",
+        "env": "1",
+        "ts": 1672826038470,
+        "extra": {},
+    }
+    push = Push(
+        destination=STATUS,
+        payload_type="exchange_bridge.okx.Status",
+        payload=payload,
+        event_time_ms=1672826038470,
+        exchange_conn_id="a4d3ae55",
+    )
     [record] = codec.records_for(CONN, FRAME, push)
     assert (record.topic, record.key) == ("okx.status", b"status")
     headers = dict(record.headers)
@@ -125,16 +162,38 @@ def test_push_record_carries_metadata_and_typed_payload(store: SchemaStore) -> N
 @pytest.mark.parametrize(
     ("event", "topic", "branch", "fields"),
     [
-        (Subscribed(destination=STATUS, op="subscribe", request_id="1512"), "okx.status",
-         "exchange_bridge.SubscriptionEvent", {"event": "subscribe", "request_id": "1512"}),
-        (SubscribeFailed(destination=STATUS, op="subscribe", code="60018", message="bad", request_id="2"),
-         "okx.status", "exchange_bridge.SubscriptionEvent", {"event": "error", "code": "60018"}),
-        (LoginResult(ok=False, code="60009", message="Login failed."), "okx.events",
-         "exchange_bridge.ConnectionEvent", {"event": "error", "code": "60009"}),
-        (ExchangeError(code="60012", message="Invalid request", request_id=None), "okx.events",
-         "exchange_bridge.ConnectionEvent", {"event": "error", "message": "Invalid request"}),
-        (Notice(code="64008", message="soon", reconnect_advised=True), "okx.events",
-         "exchange_bridge.ConnectionEvent", {"event": "notice", "code": "64008"}),
+        (
+            Subscribed(destination=STATUS, op="subscribe", request_id="1512"),
+            "okx.status",
+            "exchange_bridge.SubscriptionEvent",
+            {"event": "subscribe", "request_id": "1512"},
+        ),
+        (
+            SubscribeFailed(
+                destination=STATUS, op="subscribe", code="60018", message="bad", request_id="2"
+            ),
+            "okx.status",
+            "exchange_bridge.SubscriptionEvent",
+            {"event": "error", "code": "60018"},
+        ),
+        (
+            LoginResult(ok=False, code="60009", message="Login failed."),
+            "okx.events",
+            "exchange_bridge.ConnectionEvent",
+            {"event": "error", "code": "60009"},
+        ),
+        (
+            ExchangeError(code="60012", message="Invalid request", request_id=None),
+            "okx.events",
+            "exchange_bridge.ConnectionEvent",
+            {"event": "error", "message": "Invalid request"},
+        ),
+        (
+            Notice(code="64008", message="soon", reconnect_advised=True),
+            "okx.events",
+            "exchange_bridge.ConnectionEvent",
+            {"event": "notice", "code": "64008"},
+        ),
     ],
 )
 def test_acks_errors_and_notices_land_on_their_topic(store, event, topic, branch, fields) -> None:
@@ -151,8 +210,12 @@ def test_counted_events_make_no_record(store: SchemaStore) -> None:
 
 
 def test_payload_that_does_not_fit_raises_so_it_can_be_dead_lettered(store: SchemaStore) -> None:
-    push = Push(destination=STATUS, payload_type="exchange_bridge.okx.Status",
-                payload={"title": 5}, event_time_ms=None)
+    push = Push(
+        destination=STATUS,
+        payload_type="exchange_bridge.okx.Status",
+        payload={"title": 5},
+        event_time_ms=None,
+    )
     with pytest.raises((ValueError, TypeError, KeyError)):
         Codec(store).records_for(CONN, FRAME, push)
 

@@ -7,7 +7,9 @@ from bridge.pipeline import RecentPushes
 
 
 def dest(key: str) -> Destination:
-    return Destination(topic="okx.tickers", schema="okx/channel", key=key, channel="tickers", arg={})
+    return Destination(
+        topic="okx.tickers", schema="okx/channel", key=key, channel="tickers", arg={}
+    )
 
 
 def test_the_same_content_on_the_same_destination_is_seen_once() -> None:
