@@ -19,13 +19,15 @@ def bridge(*args: str, env: dict[str, str] | None = None) -> subprocess.Complete
     ("yaml_text", "field"),
     [
         (
-            "connections:\n  - {name: a, exchange: okx, url: 'http://x', subscriptions: [{channel: status}]}\n",
+            "connections:\n"
+            "  - {name: a, exchange: okx, url: 'http://x', subscriptions: [{channel: status}]}\n",
             "connections.0.url",
         ),
         ("metrics:\n  port: eighty\n", "metrics.port"),
         ("kafka:\n  bootstrap_server: x:9092\n", "kafka.bootstrap_server"),
         (
-            "connections:\n  - {name: a, exchange: nope, url: 'ws://x', subscriptions: [{channel: s}]}\n",
+            "connections:\n"
+            "  - {name: a, exchange: nope, url: 'ws://x', subscriptions: [{channel: s}]}\n",
             "connections.0.exchange",
         ),
     ],
