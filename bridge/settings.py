@@ -562,7 +562,7 @@ def _read_yaml(file: Path) -> tuple[dict[str, Any], dict[_Path, int]]:
         raise ConfigError(f"{file}: invalid YAML: {type(exc).__name__}") from None
     finally:
         loader.dispose()
-    if data is None:
+    if data is None or node is None:  # an empty file
         return {}, {}
     if not isinstance(data, dict):
         raise ConfigError(
