@@ -195,7 +195,10 @@ def subscription_key(arg: Mapping[str, str]) -> SubscriptionKey:
 
 
 def login_sign(secret: str, timestamp: str) -> str:
-    """The OKX WebSocket login signature: base64(HMAC-SHA256(secret, ts + "GET" + path))."""
+    """The OKX WebSocket login signature: base64(HMAC-SHA256(secret, ts + "GET" + path)).
+
+    Written here independently of the adapter's copy on purpose: the simulator is the other
+    side of the protocol, and sharing the client's code would let a signing bug pass both."""
     message = f"{timestamp}GET{LOGIN_SIGN_PATH}".encode()
     digest = hmac.new(secret.encode(), message, hashlib.sha256).digest()
     return base64.b64encode(digest).decode()
