@@ -655,8 +655,9 @@ class SandboxKafka:
         cmd = self._jvm(
             "kafka.tools.StorageTool",
             "format",
-            "-t",
-            self.cluster_id,
+            # One argument, not two: a base64url id may start with "-", which the tool's
+            # argument parser would take for an option.
+            f"--cluster-id={self.cluster_id}",
             "-c",
             str(self.workdir / "server.properties"),
             heap="256m",

@@ -218,3 +218,17 @@ def test_jar_cache_is_reused(empty_cache: Path, monkeypatch: pytest.MonkeyPatch)
     (lib / sandbox_kafka._STAMP).write_text("stale\n")
     assert ensure_classpath("4.1.1") == first
     assert len(mvn_calls) == 2
+
+
+def test_a_cluster_id_starting_with_a_dash_formats(monkeypatch: pytest.MonkeyPatch) -> None:
+    """One random base64url cluster id in 64 starts with "-"; the storage tool must take it."""
+    import bridge.sandbox.kafka as sandbox
+
+    monkeypatch.setattr(sandbox.secrets, "token_bytes", lambda n: b"\xf8" + bytes(n - 1))
+    broker = SandboxKafka()
+    try:
+        broker.start()
+        assert broker.cluster_id.startswith("-")
+        assert broker.running
+    finally:
+        broker.stop()
