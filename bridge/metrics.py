@@ -124,6 +124,12 @@ class Metrics:
             conn,
             registry=r,
         )
+        self.resyncs = Counter(
+            "bridge_resyncs_total",
+            "Channels resubscribed because their data was inconsistent",
+            [*conn, "channel", "reason"],
+            registry=r,
+        )
         self.deadletters = Counter(
             "bridge_deadletter_total",
             "Frames written to the dead-letter topic, by failing stage",

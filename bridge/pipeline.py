@@ -18,7 +18,9 @@ from bridge.exchanges.events import (
     Event,
     ExchangeError,
     LoginResult,
+    Maintenance,
     Push,
+    ResyncRequired,
     SubscribeFailed,
     Unrecognized,
 )
@@ -81,6 +83,15 @@ class Pipeline:
                     self.metrics.exchange_errors.labels(
                         conn.exchange, event.code or "unknown"
                     ).inc()
+                case Maintenance():
+                    self.metrics.exchange_maintenance.labels(conn.exchange).set(int(event.active))
+                case ResyncRequired():
+                    channel = event.destination.channel
+                    self.metrics.resyncs.labels(
+                        conn.exchange, conn.connection, channel, event.reason
+                    ).inc()
+                    await self.markers(conn, frame, [event.destination], "resync", event.reason)
+                    continue
             try:
                 records = self.codec.records_for(conn, frame, event)
             except (SchemaError, ValueError, TypeError, KeyError) as exc:

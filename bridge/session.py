@@ -317,7 +317,7 @@ class Session:
             frames.inc()
             received_bytes.inc(len(data))
             frame = Frame(data, received_us, link.sequence)
-            events = adapter.receive(data)
+            events = adapter.receive(data, received_us)
             await self.pipeline.deliver(link.info, frame, events, self.recent)
             await self._flush(link)
             ended = await self._react(link, frame, events)

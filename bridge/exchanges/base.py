@@ -76,9 +76,12 @@ class Adapter(ABC):
         """A new connection is open; ``now_s`` is Unix time (for login signatures)."""
 
     @abstractmethod
-    def receive(self, data: str | bytes) -> list[Event]:
+    def receive(self, data: str | bytes, received_us: int | None = None) -> list[Event]:
         """Classify one inbound WebSocket message. Never raises on bad input: a frame that
-        cannot be understood becomes :class:`~bridge.exchanges.events.Unrecognized`."""
+        cannot be understood becomes :class:`~bridge.exchanges.events.Unrecognized`.
+
+        ``received_us`` is the frame's receive time (Unix microseconds), for protocols whose
+        messages carry only part of a timestamp (OKEx v1 deals: a time of day)."""
 
     @abstractmethod
     def ping(self) -> OutboundFrame:

@@ -125,6 +125,15 @@ class Maintenance(Event):
     attributes: Mapping[str, str] = field(default_factory=dict)
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ResyncRequired(Event):
+    """The adapter found a channel's data inconsistent (e.g. a book checksum mismatch) and has
+    queued frames to resubscribe it; what was published since the last good state is suspect."""
+
+    destination: Destination
+    reason: str
+
+
 # --- events that are only counted ---------------------------------------------------------------
 
 

@@ -428,7 +428,7 @@ class OkxAdapter(Adapter):
 
     # -- inbound --------------------------------------------------------------------------------
 
-    def receive(self, data: str | bytes) -> list[Event]:
+    def receive(self, data: str | bytes, received_us: int | None = None) -> list[Event]:
         try:
             return self._receive(data)
         except Exception as exc:
