@@ -45,7 +45,7 @@ SUBSCRIPTION_EVENT = "exchange_bridge.SubscriptionEvent"
 SESSION_MARKER = "exchange_bridge.SessionMarker"
 CONNECTION_EVENT = "exchange_bridge.ConnectionEvent"
 
-_FILE_NAME = re.compile(r"^(?P<name>[a-z0-9][a-z0-9_-]*)\.v(?P<version>[1-9][0-9]*)\.avsc$")
+_FILE_NAME = re.compile(r"^(?P<name>[A-Za-z0-9][A-Za-z0-9_-]*)\.v(?P<version>[1-9][0-9]*)\.avsc$")
 
 
 def schemas_dir() -> Path:
