@@ -103,6 +103,7 @@ class Bridge:
             healthy_after_seconds=conn.reconnect.healthy_after_seconds,
             min_connect_interval_seconds=cls.min_connect_interval_seconds,
             ssl_context=ssl_context_for(conn),
+            max_frame_bytes=conn.max_frame_bytes,
         )
         return Session(
             name=conn.name,

@@ -116,7 +116,7 @@ class SessionOptions:
     healthy_after_seconds: float = 30.0
     min_connect_interval_seconds: float = 0.0
     ssl_context: ssl.SSLContext | None = None
-    max_frame_bytes: int = 16 * 1024 * 1024
+    max_frame_bytes: int = 4 * 1024 * 1024
 
 
 class _Link:
@@ -308,6 +308,8 @@ class Session:
             except ConnectionClosed as closed:
                 if link.end_reason is not None:
                     return link.end_reason
+                if closed.sent is not None and closed.sent.code == 1009:
+                    return "frame_too_large"  # our own max_frame_bytes, not the exchange's
                 code = closed.rcvd.code if closed.rcvd is not None else None
                 return adapter.close_reason(code)
             received_us = time.time_ns() // 1000  # before any parsing

@@ -293,6 +293,8 @@ class ConnectionSettings(_Model):
     idle_timeout_seconds: float = Field(default=30.0, gt=0)
     """Reconnect when nothing is received for this long."""
     connect_timeout_seconds: float = Field(default=10.0, gt=0)
+    max_frame_bytes: int = Field(default=4 * 1024 * 1024, ge=1024)
+    """A larger frame closes the connection (1009), is counted, and the session reconnects."""
     reconnect: ReconnectSettings = Field(default_factory=ReconnectSettings)
     tls: TlsSettings = Field(default_factory=TlsSettings)
 
