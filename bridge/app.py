@@ -83,6 +83,7 @@ class Bridge:
             self.metrics, self.readiness_problems, settings.metrics.host, settings.metrics.port
         )
         set_info(self.metrics, settings.instance_name)
+        self.metrics.ready.set_function(lambda: int(not self.readiness_problems()))
         self._init_metrics()
 
     def _session(self, conn: ConnectionSettings) -> Session:

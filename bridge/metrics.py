@@ -246,7 +246,6 @@ class HealthServer:
             return "200 OK", "text/plain", b"ok\n"
         if path == "/readyz":
             problems = self.ready_check()
-            self.metrics.ready.set(0 if problems else 1)
             body = json.dumps({"ready": not problems, "problems": problems}).encode() + b"\n"
             return ("503 Service Unavailable" if problems else "200 OK"), "application/json", body
         return "404 Not Found", "text/plain", b"not found\n"

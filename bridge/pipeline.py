@@ -21,6 +21,7 @@ from bridge.exchanges.events import (
     Maintenance,
     Push,
     ResyncRequired,
+    Subscribed,
     SubscribeFailed,
     Unrecognized,
 )
@@ -60,6 +61,9 @@ class Pipeline:
         self.publisher = publisher
         self.metrics = metrics
         self.raw_topics = raw_topics
+        # Under the drop policy: (topic, key) -> (destination, records dropped since the last
+        # record that got through). The next record that gets through is preceded by a marker.
+        self._gaps: dict[tuple[str, str], tuple[Destination, int]] = {}
 
     async def deliver(
         self, conn: ConnectionInfo, frame: Frame, events: list[Event], recent: RecentPushes
@@ -98,8 +102,33 @@ class Pipeline:
                 # fastavro raises these when a value does not fit the schema
                 await self.dead_letter(conn, frame, "encode", f"{type(event).__name__}: {exc}")
                 continue
+            destination = (
+                event.destination
+                if isinstance(event, Push | Subscribed | SubscribeFailed)
+                else None
+            )
             for record in records:
-                await self._send(record, frame)
+                if destination is None:
+                    await self._send(record, frame)
+                else:
+                    await self._send_channel(conn, frame, destination, record)
+
+    async def _send_channel(
+        self, conn: ConnectionInfo, frame: Frame, destination: Destination, record: OutRecord
+    ) -> None:
+        """Send a channel record; under the drop policy, remember a gap and mark where it ends."""
+        gap_key = (destination.topic, destination.key)
+        gap = self._gaps.get(gap_key)
+        if gap is not None and not self.publisher.full:
+            del self._gaps[gap_key]
+            detail = f"{gap[1]} record(s) dropped while the Kafka buffer was full"
+            marker = self.codec.session_marker(
+                conn, frame, destination, "dropped", "buffer_full", detail
+            )
+            await self.publisher.send(marker, frame.received_us, force=True)
+        if not await self._send(record, frame):
+            _, dropped = self._gaps.get(gap_key, (destination, 0))
+            self._gaps[gap_key] = (destination, dropped + 1)
 
     async def markers(
         self,
@@ -116,9 +145,8 @@ class Pipeline:
             if (destination.topic, destination.key) in seen:
                 continue
             seen.add((destination.topic, destination.key))
-            await self._send(
-                self.codec.session_marker(conn, frame, destination, kind, reason, detail), frame
-            )
+            marker = self.codec.session_marker(conn, frame, destination, kind, reason, detail)
+            await self.publisher.send(marker, frame.received_us, force=True)
 
     async def dead_letter(self, conn: ConnectionInfo, frame: Frame, stage: str, error: str) -> None:
         self.metrics.deadletters.labels(stage).inc()
@@ -129,7 +157,8 @@ class Pipeline:
             stage,
             error,
         )
-        await self._send(self.codec.deadletter_record(conn, frame, stage, error), frame)
+        record = self.codec.deadletter_record(conn, frame, stage, error)
+        await self.publisher.send(record, frame.received_us, force=True)
 
     def _observe_push(self, conn: ConnectionInfo, frame: Frame, push: Push) -> None:
         received_s = frame.received_us / 1e6
@@ -140,5 +169,5 @@ class Pipeline:
             if lag >= 0:  # an exchange clock ahead of ours says nothing about lag
                 self.metrics.event_lag.labels(conn.exchange, channel).observe(lag)
 
-    async def _send(self, record: OutRecord, frame: Frame) -> None:
-        await self.publisher.send(record, frame.received_us)
+    async def _send(self, record: OutRecord, frame: Frame) -> bool:
+        return await self.publisher.send(record, frame.received_us)

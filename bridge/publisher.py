@@ -14,7 +14,6 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Iterator
 from typing import Any
 
 from aiokafka import AIOKafkaProducer
@@ -38,7 +37,7 @@ class Publisher:
         buffer_max_bytes: int = 64 * 1024 * 1024,
         overflow: str = "block",
         producer_options: dict[str, Any] | None = None,
-        retry_delays: Iterator[float] | None = None,
+        stall_seconds: float = 5.0,
     ) -> None:
         self.metrics = metrics
         self.bootstrap_servers = bootstrap_servers
@@ -55,8 +54,11 @@ class Publisher:
         self._space = asyncio.Event()
         self._empty = asyncio.Event()
         self._empty.set()
+        self.stall_seconds = stall_seconds
         self._producer: AIOKafkaProducer | None = None
-        self._healthy = False
+        self._connected = False
+        self._failing = False
+        self._last_progress = time.monotonic()
         self._closing = False
         self._retries: set[asyncio.Task[None]] = set()
 
@@ -87,7 +89,9 @@ class Publisher:
                 delay = min(delay * 2, retry_max)
                 continue
             self._producer = producer
-            self._set_healthy(True)
+            self._connected = True
+            self._last_progress = time.monotonic()
+            self.metrics.kafka_up.set_function(lambda: int(self.healthy))
             log.info("connected to Kafka at %s", self.bootstrap_servers)
             return
 
@@ -102,22 +106,29 @@ class Publisher:
         self._closing = True
         for task in list(self._retries):
             task.cancel()
+        self._connected = False
         if self._producer is not None:
             await self._producer.stop()
-        self._set_healthy(False)
 
     @property
     def healthy(self) -> bool:
-        """Connected, and the last send attempt did not fail."""
-        return self._healthy
+        """Connected, the last send attempt did not fail, and Kafka is keeping up: records are
+        not waiting for an acknowledgement for longer than ``stall_seconds``. (A broker outage
+        shows as a stall long before the producer's own request timeout fails a send.)"""
+        stalled = (
+            self.buffered_records > 0
+            and time.monotonic() - self._last_progress > self.stall_seconds
+        )
+        return self._connected and not self._failing and not stalled
 
     # -- sending ---------------------------------------------------------------------------------
 
-    async def send(self, record: OutRecord, received_us: int) -> bool:
-        """Hand one record to Kafka. Returns False only when the drop policy dropped it."""
+    async def send(self, record: OutRecord, received_us: int, *, force: bool = False) -> bool:
+        """Hand one record to Kafka. Returns False only when the drop policy dropped it.
+        ``force``: never drop (markers and dead letters: they are how losses are reported)."""
         size = len(record.value) + (len(record.key) if record.key else 0)
         if self._full(size):
-            if self.overflow == "drop":
+            if self.overflow == "drop" and not force:
                 self.dropped += 1
                 self.metrics.records_dropped.labels(record.topic).inc()
                 return False
@@ -129,6 +140,10 @@ class Publisher:
         await self._produce(record, size, received_us)
         return True
 
+    @property
+    def full(self) -> bool:
+        return self._full(0)
+
     def _full(self, size: int) -> bool:
         # An oversized record still goes through when the buffer is empty, or it could never pass.
         return self.buffered_records > 0 and (
@@ -137,6 +152,8 @@ class Publisher:
         )
 
     def _reserve(self, size: int) -> None:
+        if self.buffered_records == 0:
+            self._last_progress = time.monotonic()  # the wait for an ack starts now
         self.buffered_records += 1
         self.buffered_bytes += size
         self._empty.clear()
@@ -173,7 +190,8 @@ class Publisher:
         if exc is not None:
             self._failed(record, size, received_us, exc)
             return
-        self._set_healthy(True)
+        self._failing = False
+        self._last_progress = time.monotonic()
         self.delivered += 1
         self.metrics.records_delivered.labels(record.topic).inc()
         self.metrics.delivery_lag.observe(max(0.0, time.time() - received_us / 1e6))
@@ -181,7 +199,7 @@ class Publisher:
 
     def _failed(self, record: OutRecord, size: int, received_us: int, exc: BaseException) -> None:
         self.metrics.records_failed.labels(type(exc).__name__).inc()
-        self._set_healthy(False)
+        self._failing = True
         if self._closing:
             return
         log.warning("send to %s failed (%s); retrying", record.topic, exc)
@@ -195,7 +213,3 @@ class Publisher:
         task = asyncio.get_running_loop().create_task(coro)
         self._retries.add(task)
         task.add_done_callback(self._retries.discard)
-
-    def _set_healthy(self, healthy: bool) -> None:
-        self._healthy = healthy
-        self.metrics.kafka_up.set(1 if healthy else 0)

@@ -70,6 +70,8 @@ async def test_status_and_economic_calendar_arrive_with_every_field(kafka_bootst
             await wait_until(
                 lambda: all(s.subscribed for s in bridge.sessions), what="subscriptions"
             )
+            assert bridge.readiness_problems() == []
+            assert "bridge_ready 1.0" in bridge.metrics.render().decode()
             await sim.push_calendar(SEED_CALENDAR)
 
             status = await read_topic(

@@ -34,7 +34,6 @@ async def test_health_readiness_and_metrics() -> None:
         assert status == 200
         assert 'bridge_connection_up{connection="okx-public",exchange="okx"} 0.0' in body
         assert 'bridge_frames_received_total{connection="okx-public",exchange="okx"} 0.0' in body
-        assert "bridge_ready 1.0" in body
         assert (await get(server.port, "/nope"))[0] == 404
     finally:
         await server.stop()
