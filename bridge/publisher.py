@@ -102,13 +102,19 @@ class Publisher:
             await asyncio.wait_for(self._empty.wait(), timeout)
         return self.buffered_records
 
-    async def stop(self) -> None:
+    async def stop(self, timeout: float = 5.0) -> None:
+        """Close the producer. Its own stop waits for every pending batch, forever when the
+        broker is gone, so it gets ``timeout`` seconds; records still pending are abandoned
+        (they were already reported as undelivered by :meth:`flush`)."""
         self._closing = True
         for task in list(self._retries):
             task.cancel()
         self._connected = False
         if self._producer is not None:
-            await self._producer.stop()
+            try:
+                await asyncio.wait_for(self._producer.stop(), timeout)
+            except TimeoutError:
+                log.warning("Kafka producer did not close within %.0f s; abandoning it", timeout)
 
     @property
     def healthy(self) -> bool:

@@ -133,6 +133,8 @@ class _Link:
         self.end_reason: str | None = None
         """Set by whoever decides to end this link before it is closed (silence, handover…)."""
         self.successor: _Link | None = None
+        self.reading = False
+        """True while waiting for the next frame: a safe point to cancel (nothing half-done)."""
         self.acked: set[tuple[str, str]] = set()
         self.failed: set[tuple[str, str]] = set()
         self.task: asyncio.Task[str] | None = None
@@ -210,16 +212,16 @@ class Session:
             link = self._spawn()
 
     async def stop(self) -> None:
-        """Stop reading and close the connection (pending records stay with the publisher)."""
+        """Stop reading. A link waiting for a frame is cancelled at once; a link delivering a
+        frame finishes that frame first (its records reach the publisher), then stops."""
         self._stopping.set()
-        for link in (self._current, self._current.successor if self._current else None):
-            if link is None:
+        current = self._current
+        for link in (current, current.successor if current else None):
+            if link is None or link.task is None:
                 continue
             link.end_reason = "shutdown"
-            if link.ws is not None:
-                await link.ws.close(1000, "bridge shutting down")
-            elif link.task is not None:
-                link.task.cancel()  # still connecting
+            if link.ws is None or link.reading:
+                link.task.cancel()
 
     # -- supervision -----------------------------------------------------------------------------
 
@@ -302,7 +304,8 @@ class Session:
         adapter = link.adapter
         frames = self.metrics.frames_received.labels(self.exchange, self.name)
         received_bytes = self.metrics.bytes_received.labels(self.exchange, self.name)
-        while True:
+        while not self._stopping.is_set():
+            link.reading = True
             try:
                 data = await ws.recv()
             except ConnectionClosed as closed:
@@ -312,6 +315,8 @@ class Session:
                     return "frame_too_large"  # our own max_frame_bytes, not the exchange's
                 code = closed.rcvd.code if closed.rcvd is not None else None
                 return adapter.close_reason(code)
+            finally:
+                link.reading = False
             received_us = time.time_ns() // 1000  # before any parsing
             link.last_received = time.monotonic()
             link.sequence += 1
@@ -327,6 +332,7 @@ class Session:
                 link.end_reason = ended
                 await ws.close(1000)
                 return ended
+        return "shutdown"
 
     async def _react(self, link: _Link, frame: Frame, events: list[Event]) -> str | None:
         """Session decisions driven by events. Returns a reason when the link must end."""

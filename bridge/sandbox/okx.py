@@ -342,6 +342,7 @@ class OkxSimulator:
         self._changed = asyncio.Event()
         self._server: Server | None = None
         self._tasks: set[asyncio.Task[None]] = set()
+        self._generators: list[asyncio.Task[None]] = []
         self._tls_dir: Path | None = None
         self._server_ssl: ssl.SSLContext | None = None
         self._client_ssl: ssl.SSLContext | None = None
@@ -376,10 +377,18 @@ class OkxSimulator:
             ) from exc
         self.port = self._server.sockets[0].getsockname()[1]
         if self.tickers_rate > 0:
-            self._spawn(self._tickers_loop())
+            self._generators.append(self._spawn(self._tickers_loop()))
         if self.books_rate > 0:
-            self._spawn(self._books_loop())
+            self._generators.append(self._spawn(self._books_loop()))
         logger.info("OKX simulator listening on %s", self.url())
+
+    async def stop_generators(self) -> None:
+        """Stop the synthetic tickers/books streams (connections stay open), so a test can
+        compare what was sent with what arrived."""
+        for task in self._generators:
+            task.cancel()
+        await asyncio.gather(*self._generators, return_exceptions=True)
+        self._generators = []
 
     async def stop(self) -> None:
         server, self._server = self._server, None
@@ -440,10 +449,11 @@ class OkxSimulator:
             shutil.rmtree(self._tls_dir, ignore_errors=True)
         self._tls_dir = self._ca_file = self._server_ssl = self._client_ssl = None
 
-    def _spawn(self, coro: Coroutine[Any, Any, None]) -> None:
+    def _spawn(self, coro: Coroutine[Any, Any, None]) -> asyncio.Task[None]:
         task: asyncio.Task[None] = asyncio.get_running_loop().create_task(coro)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
+        return task
 
     # -- observation ---------------------------------------------------------------------------
 
@@ -713,9 +723,12 @@ class OkxSimulator:
     async def _send_all(
         self, targets: Iterable[OkxConnection], message: str | bytes, *, push: bool = False
     ) -> None:
-        results = await asyncio.gather(*(self._send(conn, message) for conn in targets))
-        if push:
-            self.stats.pushes_sent += sum(results)
+        async def send_one(conn: OkxConnection) -> None:
+            # counted as each send completes, so a cancelled broadcast still counts exactly
+            if await self._send(conn, message) and push:
+                self.stats.pushes_sent += 1
+
+        await asyncio.gather(*(send_one(conn) for conn in targets))
 
     async def _broadcast_data(self, channel: str, arg: Mapping[str, str], data: list[Any]) -> None:
         frame = _dumps({"arg": dict(arg), "data": data})

@@ -10,7 +10,10 @@ from typing import Any
 
 from bridge.app import Bridge
 from bridge.settings import Settings
-from bridge.tail import TailedRecord, tail
+from aiokafka import AIOKafkaConsumer
+
+from bridge.codec import SchemaStore, decode_single_object
+from bridge.tail import TailedRecord
 
 
 def unique_prefix() -> str:
@@ -68,22 +71,43 @@ async def read_topic(
     until: Callable[[list[TailedRecord]], bool],
     timeout: float = 20.0,
 ) -> list[TailedRecord]:
-    """Read ``topic`` from the beginning until ``until(records)`` holds; fail after ``timeout``."""
+    """Read ``topic`` from the beginning until ``until(records)`` holds (checked once per fetched
+    batch, so large topics stay cheap); fail after ``timeout``."""
+    store = SchemaStore()
     records: list[TailedRecord] = []
-
-    async def consume() -> None:
-        async for record in tail(bootstrap, [topic], from_beginning=True):
-            records.append(record)
-            if until(records):
-                return
-
+    consumer = AIOKafkaConsumer(
+        topic,
+        bootstrap_servers=bootstrap,
+        auto_offset_reset="earliest",
+        enable_auto_commit=False,
+        metadata_max_age_ms=2000,
+    )
+    await consumer.start()
+    deadline = asyncio.get_running_loop().time() + timeout
     try:
-        await asyncio.wait_for(consume(), timeout)
-    except TimeoutError:
-        raise AssertionError(
-            f"{topic}: condition not met after {timeout} s; got {len(records)} record(s): "
-            + "; ".join(str(r.value.get("payload")) for r in records[-10:])
-        ) from None
+        while not until(records):
+            if asyncio.get_running_loop().time() > deadline:
+                raise AssertionError(
+                    f"{topic}: condition not met after {timeout} s; got {len(records)} record(s): "
+                    + "; ".join(str(r.value.get("payload"))[:200] for r in records[-5:])
+                )
+            batches = await consumer.getmany(timeout_ms=300, max_records=10_000)
+            for messages in batches.values():
+                for m in messages:
+                    schema, value = decode_single_object(store, m.value or b"")
+                    key = m.key.decode() if m.key else None
+                    records.append(
+                        TailedRecord(
+                            m.topic,
+                            m.partition,
+                            m.offset,
+                            key,
+                            f"{schema.id}.v{schema.version}",
+                            value,
+                        )
+                    )
+    finally:
+        await consumer.stop()
     return records
 
 
