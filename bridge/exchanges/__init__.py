@@ -10,6 +10,8 @@ from bridge.exchanges.base import Adapter, Credentials
 # does not stop the others from loading.
 _ADAPTERS = {
     "okx": "bridge.exchanges.okx:OkxAdapter",
+    "okex_v1": "bridge.exchanges.okex_v1:OkexV1Adapter",
+    "kraken": "bridge.exchanges.kraken:KrakenAdapter",
 }
 
 
