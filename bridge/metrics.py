@@ -26,6 +26,9 @@ from bridge import __version__
 log = logging.getLogger(__name__)
 
 # Exchange and delivery latencies span sub-millisecond to minutes (maintenance, outages).
+DEADLETTER_STAGES = ("classify", "encode")
+"""Where a frame can fail: the adapter did not understand it, or it did not fit its schema."""
+
 LAG_BUCKETS = (
     0.0005,
     0.001,
@@ -55,8 +58,12 @@ class Metrics:
         self.registry = registry or CollectorRegistry()
         r = self.registry
         conn = ["exchange", "connection"]
+        # not "instance": Prometheus sets that label on every scraped series itself
         self.info = Gauge(
-            "bridge_info", "Build and instance information", ["version", "instance"], registry=r
+            "bridge_info",
+            "Build and instance information",
+            ["version", "bridge_instance"],
+            registry=r,
         )
         self.ready = Gauge(
             "bridge_ready",
@@ -167,6 +174,12 @@ class Metrics:
         self.buffer_records = Gauge(
             "bridge_buffer_records", "Records enqueued and not yet acknowledged", registry=r
         )
+        self.buffer_max_records = Gauge(
+            "bridge_buffer_max_records", "Capacity of the buffer in records", registry=r
+        )
+        self.buffer_max_bytes = Gauge(
+            "bridge_buffer_max_bytes", "Capacity of the buffer in bytes", registry=r
+        )
         self.buffer_bytes = Gauge(
             "bridge_buffer_bytes", "Bytes of records enqueued and not yet acknowledged", registry=r
         )
@@ -190,6 +203,9 @@ class Metrics:
         for topic in topics:
             self.records_enqueued.labels(topic)
             self.records_delivered.labels(topic)
+            self.records_dropped.labels(topic)
+        for stage in DEADLETTER_STAGES:
+            self.deadletters.labels(stage)
 
     def render(self) -> bytes:
         return generate_latest(self.registry)

@@ -55,6 +55,8 @@ class Publisher:
         self._empty = asyncio.Event()
         self._empty.set()
         self.stall_seconds = stall_seconds
+        metrics.buffer_max_records.set(buffer_max_records)
+        metrics.buffer_max_bytes.set(buffer_max_bytes)
         self._producer: AIOKafkaProducer | None = None
         self._connected = False
         self._failing = False

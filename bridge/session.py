@@ -66,6 +66,11 @@ wire_log = logging.getLogger("bridge.wire")
 wire_log.addFilter(_RedactFrames())
 
 
+def utf8_length(text: str) -> int:
+    """Bytes of ``text`` in UTF-8 without encoding it (exchange frames are almost all ASCII)."""
+    return len(text) if text.isascii() else len(text.encode())
+
+
 # --- reconnection policy: pure, no clock --------------------------------------------------------
 
 
@@ -322,7 +327,7 @@ class Session:
             link.sequence += 1
             self.frames += 1
             frames.inc()
-            received_bytes.inc(len(data))
+            received_bytes.inc(len(data) if isinstance(data, bytes) else utf8_length(data))
             frame = Frame(data, received_us, link.sequence)
             events = adapter.receive(data, received_us)
             await self.pipeline.deliver(link.info, frame, events, self.recent)

@@ -37,3 +37,20 @@ async def test_health_readiness_and_metrics() -> None:
         assert (await get(server.port, "/nope"))[0] == 404
     finally:
         await server.stop()
+
+
+def test_failure_counters_exist_at_zero_so_the_first_event_shows_in_rate() -> None:
+    metrics = Metrics()
+    metrics.init_topics(["okx.status"])
+    text = metrics.render().decode()
+    assert 'bridge_deadletter_total{reason="classify"} 0.0' in text
+    assert 'bridge_deadletter_total{reason="encode"} 0.0' in text
+    assert 'bridge_records_dropped_total{topic="okx.status"} 0.0' in text
+    assert 'bridge_records_delivered_total{topic="okx.status"} 0.0' in text
+
+
+def test_received_bytes_are_utf8_bytes_not_characters() -> None:
+    from bridge.session import utf8_length
+
+    assert utf8_length('{"a":"b"}') == 9
+    assert utf8_length('{"region":"中国"}') == len('{"region":"中国"}'.encode())
