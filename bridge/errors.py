@@ -2,6 +2,7 @@
 
 BridgeError                 root of everything the bridge raises on purpose
 ├── ConfigError             configuration is invalid; the CLI exits with code 2
+│   └── KafkaAccessError    Kafka refused our credentials, or its certificate is not trusted
 ├── SandboxError            a local sandbox component (Kafka, simulator) cannot start
 │   └── MissingToolError    java or mvn is not installed
 ├── SchemaError             a schema file is missing or invalid, or a record does not fit it
@@ -22,6 +23,11 @@ class ConfigError(BridgeError):
     def __init__(self, message: str, field: str | None = None) -> None:
         super().__init__(message)
         self.field = field
+
+
+class KafkaAccessError(ConfigError):
+    """Kafka answered but refused us: wrong SASL credentials, or its certificate is not
+    trusted. Retrying cannot help, so the bridge stops with exit code 2."""
 
 
 class SandboxError(BridgeError):

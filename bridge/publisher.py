@@ -13,13 +13,16 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import ssl
 import time
 from typing import Any
 
 from aiokafka import AIOKafkaProducer
-from aiokafka.errors import KafkaError
+from aiokafka.conn import create_conn
+from aiokafka.errors import KafkaError, SaslAuthenticationFailed
 
 from bridge.codec import OutRecord
+from bridge.errors import KafkaAccessError
 from bridge.metrics import Metrics
 
 log = logging.getLogger(__name__)
@@ -78,7 +81,11 @@ class Publisher:
                 **self.producer_options,
             )
             try:
+                await self._check_access()
                 await producer.start()
+            except KafkaAccessError:
+                await producer.stop()
+                raise
             except KafkaError as exc:
                 await producer.stop()
                 log.warning(
@@ -95,6 +102,43 @@ class Publisher:
             self._last_progress = time.monotonic()
             self.metrics.kafka_up.set_function(lambda: int(self.healthy))
             log.info("connected to Kafka at %s", self.bootstrap_servers)
+            return
+
+    async def _check_access(self) -> None:
+        """Tell "Kafka is not up yet" (retry) from "Kafka refuses us" (stop). The producer
+        reports both as "Unable to bootstrap"; one probe connection tells them apart."""
+        options = self.producer_options
+        protocol = options.get("security_protocol", "PLAINTEXT")
+        if protocol == "PLAINTEXT":
+            return
+        for server in self.bootstrap_servers.split(","):
+            host, _, port = server.strip().rpartition(":")
+            try:
+                conn = await create_conn(
+                    host,
+                    int(port),
+                    client_id=self.client_id,
+                    request_timeout_ms=10_000,
+                    ssl_context=options.get("ssl_context"),
+                    security_protocol=protocol,
+                    sasl_mechanism=options.get("sasl_mechanism"),
+                    sasl_plain_username=options.get("sasl_plain_username"),
+                    sasl_plain_password=options.get("sasl_plain_password"),
+                )
+            except SaslAuthenticationFailed as exc:
+                raise KafkaAccessError(
+                    f"Kafka at {server} refused the SASL credentials: {exc}",
+                    field="kafka.sasl_password",
+                ) from None
+            except ssl.SSLCertVerificationError as exc:
+                raise KafkaAccessError(
+                    f"Kafka at {server} presented a certificate that is not trusted "
+                    f"({exc.verify_message}); set kafka.ssl_ca_file to its CA",
+                    field="kafka.ssl_ca_file",
+                ) from None
+            except (OSError, KafkaError, TimeoutError):
+                continue  # not reachable now: the caller retries
+            conn.close()
             return
 
     async def flush(self, timeout: float) -> int:

@@ -54,7 +54,7 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from types import TracebackType
 from typing import Self
@@ -389,9 +389,19 @@ class SandboxKafka:
     All methods are blocking; from async code wrap them in ``asyncio.to_thread``.
     """
 
-    def __init__(self, version: str = DEFAULT_VERSION, heap: str = "512m") -> None:
+    def __init__(
+        self,
+        version: str = DEFAULT_VERSION,
+        heap: str = "512m",
+        *,
+        scram_users: Mapping[str, str] | None = None,
+    ) -> None:
+        """``scram_users`` (name -> password): also open a SASL_SSL listener that takes those
+        SCRAM-SHA-256/512 users, with a certificate made for it (see :attr:`ca_file`)."""
         self.version = version
         self.heap = heap
+        self.scram_users = dict(scram_users or {})
+        self._sasl_port: int | None = None
         self._java: str | None = None
         self._classpath: list[Path] = []
         self._workdir: Path | None = None
@@ -410,6 +420,17 @@ class SandboxKafka:
     def bootstrap_servers(self) -> str:
         """``"127.0.0.1:PORT"``; stays the same across stop_broker()/start_broker()."""
         return f"127.0.0.1:{self.port}"
+
+    @property
+    def sasl_ssl_bootstrap_servers(self) -> str:
+        """``"localhost:PORT"`` of the SASL_SSL listener (the certificate names localhost)."""
+        self._need(self._sasl_port, "SASL_SSL listener (pass scram_users)")
+        return f"localhost:{self._sasl_port}"
+
+    @property
+    def ca_file(self) -> Path:
+        """The PEM certificate a client must trust to reach the SASL_SSL listener."""
+        return self.workdir / "tls" / "kafka-cert.pem"
 
     @property
     def port(self) -> int:
@@ -488,6 +509,9 @@ class SandboxKafka:
         try:
             for attempt in range(1, 4):
                 self._port, self._controller_port = self._two_free_ports()
+                if self.scram_users:
+                    self._sasl_port = free_port()
+                    self._make_keystore()
                 self._cluster_id = (
                     base64.urlsafe_b64encode(secrets.token_bytes(16)).rstrip(b"=").decode()
                 )
@@ -632,10 +656,44 @@ class SandboxKafka:
             "broker.session.timeout.ms": "4000",
             "broker.heartbeat.interval.ms": "1000",
         }
+        if self.scram_users:
+            props.update(self._sasl_ssl_props())
         text = "".join(f"{k}={v}\n" for k, v in props.items())
         (self.workdir / "server.properties").write_text(
             "# written by bridge.sandbox.kafka\n" + text, "utf-8"
         )
+
+    def _make_keystore(self) -> None:
+        from bridge.sandbox.tls import make_self_signed
+
+        cert, key = make_self_signed(self.workdir / "tls", ("localhost", "127.0.0.1"), name="kafka")
+        # Kafka's PEM keystore: the unencrypted PKCS#8 key followed by the certificate chain
+        keystore = self.workdir / "tls" / "kafka-keystore.pem"
+        keystore.write_bytes(key.read_bytes() + cert.read_bytes())
+        keystore.chmod(0o600)
+
+    def _sasl_ssl_props(self) -> dict[str, str]:
+        """A SASL_SSL listener beside PLAINTEXT (which stays for the readiness check and
+        inter-broker traffic), taking SCRAM users created at format time."""
+        listener = f"SASL_SSL://localhost:{self._sasl_port}"
+        jaas = "org.apache.kafka.common.security.scram.ScramLoginModule required;"
+        return {
+            "listeners": (
+                f"PLAINTEXT://127.0.0.1:{self._port},CONTROLLER://127.0.0.1:{self._controller_port},"
+                + listener
+            ),
+            "advertised.listeners": f"PLAINTEXT://127.0.0.1:{self._port},{listener}",
+            "listener.security.protocol.map": (
+                "PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT,SASL_SSL:SASL_SSL"
+            ),
+            "sasl.enabled.mechanisms": "SCRAM-SHA-256,SCRAM-SHA-512",
+            "listener.name.sasl_ssl.scram-sha-256.sasl.jaas.config": jaas,
+            "listener.name.sasl_ssl.scram-sha-512.sasl.jaas.config": jaas,
+            "listener.name.sasl_ssl.ssl.keystore.type": "PEM",
+            "listener.name.sasl_ssl.ssl.keystore.location": str(
+                self.workdir / "tls" / "kafka-keystore.pem"
+            ),
+        }
 
     def _jvm(self, main_class: str, *args: str, heap: str) -> list[str]:
         assert self._java is not None
@@ -658,6 +716,11 @@ class SandboxKafka:
             # One argument, not two: a base64url id may start with "-", which the tool's
             # argument parser would take for an option.
             f"--cluster-id={self.cluster_id}",
+            *(
+                f"--add-scram=SCRAM-SHA-{bits}=[name={name},password={password}]"
+                for name, password in self.scram_users.items()
+                for bits in (256, 512)
+            ),
             "-c",
             str(self.workdir / "server.properties"),
             heap="256m",
