@@ -1,4 +1,4 @@
-"""Command line: ``bridge run``, ``bridge demo``, ``bridge tail``."""
+"""Command line: ``bridge run``, ``demo``, ``tail``, ``schemas``, ``rebuild``."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from collections.abc import Sequence
 
 from bridge import __version__
 from bridge.errors import BridgeError, ConfigError
+from bridge.registry import IncompatibleSchemaError, RegistryError
 
 log = logging.getLogger("bridge")
 
@@ -24,7 +25,8 @@ def build_parser() -> argparse.ArgumentParser:
         prog="bridge",
         description="Bridge exchange WebSocket feeds (OKX v5, OKEx v1, Kraken v1) to Kafka as "
         "versioned Avro records.",
-        epilog="Exit codes: 0 ok, 1 records left undelivered at shutdown, 2 invalid configuration.",
+        epilog="Exit codes: 0 ok, 1 records left undelivered at shutdown (or a failed check), "
+        "2 invalid configuration or a schema the registry's subject cannot take.",
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -84,6 +86,58 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="SECONDS",
         help="exit after this long without a record (default: follow forever)",
     )
+    tail.add_argument(
+        "--config",
+        "-c",
+        metavar="FILE",
+        help="take the schema registry settings from this bridge configuration",
+    )
+    tail.add_argument(
+        "--registry-url",
+        metavar="URL",
+        help="schema registry for Confluent-format records (credentials: "
+        "BRIDGE_SCHEMA_REGISTRY__USERNAME and __PASSWORD)",
+    )
+    tail.add_argument(
+        "--schemas-topic",
+        default="bridge.schemas",
+        metavar="TOPIC",
+        help="where the bridge publishes its schemas, with any prefix (default: %(default)s)",
+    )
+
+    schemas = commands.add_parser(
+        "schemas",
+        help="list, show, check, lock, register and export the Avro schemas",
+        description="The value schemas under schemas/ and their evolution rules "
+        "(docs/SCHEMAS.md). `check` exits 1 when a rule is broken.",
+    )
+    from bridge.schema_tools import add_arguments
+
+    add_arguments(schemas)
+
+    rebuild = commands.add_parser(
+        "rebuild",
+        help="rewrite typed topics from an <exchange>.raw topic",
+        description="Replay the frames of a raw topic through the current adapters and codec "
+        "and write the typed records (to the live topics, or under --target-prefix). "
+        "Re-running writes the same keys and values again (docs/SCHEMAS.md).",
+    )
+    rebuild.add_argument("raw_topic", metavar="RAW_TOPIC", help="e.g. okx.raw (with any prefix)")
+    rebuild.add_argument(
+        "--config",
+        "-c",
+        metavar="FILE",
+        help="the configuration the frames were received with (connections, Kafka, registry)",
+    )
+    rebuild.add_argument(
+        "--target-prefix",
+        metavar="PREFIX",
+        help="write under this topic prefix instead of kafka.topic_prefix",
+    )
+    rebuild.add_argument("--since", metavar="TIME", help="first record time (ms or ISO 8601)")
+    rebuild.add_argument("--until", metavar="TIME", help="end record time, exclusive")
+    rebuild.add_argument("--start-offset", type=int, metavar="N", help="first offset")
+    rebuild.add_argument("--end-offset", type=int, metavar="N", help="end offset, exclusive")
     return parser
 
 
@@ -99,8 +153,25 @@ def main(argv: Sequence[str] | None = None) -> int:
                 return asyncio.run(run_demo(duration=args.duration, verbose=args.verbose))
             case "tail":
                 return asyncio.run(_tail(args))
+            case "schemas":
+                from bridge.schema_tools import run as run_schemas
+
+                return run_schemas(args)
+            case "rebuild":
+                from bridge.rebuild import run as run_rebuild
+                from bridge.settings import load_settings
+
+                return run_rebuild(load_settings(args.config), args)
     except ConfigError as exc:
         print(f"bridge: configuration error: {exc}", file=sys.stderr)
+        return EXIT_CONFIG
+    except IncompatibleSchemaError as exc:
+        print(f"bridge: incompatible schema: {exc}", file=sys.stderr)
+        return EXIT_CONFIG
+    except RegistryError as exc:
+        # At start this means a wrong URL, CA or credentials, or a schema not registered
+        # while auto_register is off: the bridge refuses to start, like a bad configuration.
+        print(f"bridge: schema registry: {exc}", file=sys.stderr)
         return EXIT_CONFIG
     except BridgeError as exc:
         print(f"bridge: {exc}", file=sys.stderr)
@@ -163,13 +234,25 @@ async def _serve(bridge: object) -> int:
 
 
 async def _tail(args: argparse.Namespace) -> int:
+    from bridge.registry import RegistryClient
+    from bridge.settings import load_settings
     from bridge.tail import tail
 
+    registry = None
+    if args.config or args.registry_url:
+        # Without a file: the defaults plus BRIDGE_* variables (the registry credentials).
+        settings = load_settings(args.config).schema_registry
+        if args.registry_url:
+            settings = settings.model_copy(update={"url": args.registry_url})
+        if settings.url:
+            registry = RegistryClient.from_settings(settings)
     async for record in tail(
         args.bootstrap_servers,
         args.topics,
         from_beginning=not args.latest,
         idle_timeout=args.idle_timeout,
+        schemas_topic=args.schemas_topic,
+        registry=registry,
     ):
         print(record.to_json(), flush=True)
     return EXIT_OK

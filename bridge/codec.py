@@ -1,9 +1,14 @@
 """Avro encoding: one value schema per topic, versioned files under ``schemas/``, parsed once.
 
 Schema files are named ``schemas/<group>/<name>.v<N>.avsc``; the schema id ``<group>/<name>``
-(e.g. ``okx/status``) resolves to its highest version. Values are written in Avro single-object
-encoding (``C3 01`` + the 8-byte little-endian CRC-64-AVRO fingerprint of the writer schema +
-the Avro body), so a consumer can find the writer schema of any record from its first 10 bytes.
+(e.g. ``okx/status``) resolves to its highest version. Values are written in one of two wire
+formats, chosen when the :class:`Codec` is built, so a consumer can find the writer schema of
+any record from its first bytes:
+
+- Avro single-object encoding (no registry): ``C3 01`` + the 8-byte little-endian CRC-64-AVRO
+  fingerprint of the writer schema + the Avro body (:class:`SingleObjectEncoder`);
+- the Confluent wire format (with a schema registry): ``00`` + the registry's 4-byte big-endian
+  schema id + the Avro body (:class:`ConfluentEncoder`; ids come from :mod:`bridge.registry`).
 
 The codec also turns adapter events into records: it knows the envelope every topic shares
 (metadata + payload union), not any exchange.
@@ -18,7 +23,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal, Protocol
 
 import fastavro
 from fastavro.schema import fingerprint, to_parsing_canonical_form
@@ -39,6 +44,7 @@ from bridge.exchanges.events import (
 from bridge.frame import ConnectionInfo, Frame
 
 SINGLE_OBJECT_MAGIC = b"\xc3\x01"
+CONFLUENT_MAGIC = b"\x00"
 RAW_SCHEMA = "bridge/raw"
 DEADLETTER_SCHEMA = "bridge/deadletter"
 SUBSCRIPTION_EVENT = "exchange_bridge.SubscriptionEvent"
@@ -129,12 +135,56 @@ class SchemaStore:
         return self._by_fingerprint.get(fp)
 
 
+def schema_text(schema: Schema) -> str:
+    """The schema as compact JSON, docs and logical types included: the text registered with a
+    registry and published to ``bridge.schemas`` (the parsing canonical form would drop the
+    logical types consumers need). Always the same text for the same file."""
+    return json.dumps(schema.definition, separators=(",", ":"), ensure_ascii=False)
+
+
 def encode_single_object(schema: Schema, value: Mapping[str, Any]) -> bytes:
     out = io.BytesIO()
     out.write(SINGLE_OBJECT_MAGIC)
     out.write(schema.fingerprint)
     fastavro.schemaless_writer(out, schema.parsed, value)
     return out.getvalue()
+
+
+def encode_confluent(schema_id: int, schema: Schema, value: Mapping[str, Any]) -> bytes:
+    out = io.BytesIO()
+    out.write(CONFLUENT_MAGIC)
+    out.write(schema_id.to_bytes(4, "big"))
+    fastavro.schemaless_writer(out, schema.parsed, value)
+    return out.getvalue()
+
+
+WireFormat = Literal["single-object", "confluent"]
+
+
+def split_value(data: bytes) -> tuple[WireFormat, bytes | int, bytes]:
+    """Which wire format a value is in, the writer schema's reference (an 8-byte fingerprint,
+    or a registry id) and the Avro body."""
+    if data[:2] == SINGLE_OBJECT_MAGIC and len(data) >= 10:
+        return "single-object", data[2:10], data[10:]
+    if data[:1] == CONFLUENT_MAGIC and len(data) >= 5:
+        return "confluent", int.from_bytes(data[1:5], "big"), data[5:]
+    raise SchemaError(
+        "neither Avro single-object encoding (C3 01) nor the Confluent wire format (00)"
+    )
+
+
+def decode_body(parsed_schema: Any, body: bytes, what: str) -> dict[str, Any]:
+    """An Avro body read with its writer schema. Union branches come back as
+    ``(full name, value)`` tuples."""
+    try:
+        value = fastavro.schemaless_reader(
+            io.BytesIO(body), parsed_schema, None, return_record_name=True
+        )
+    except (ValueError, TypeError, KeyError, IndexError, EOFError) as exc:
+        raise SchemaError(f"{what}: the value does not decode: {exc}") from exc
+    if not isinstance(value, dict):  # every bridge schema is a record
+        raise SchemaError(f"{what}: decoded to {type(value).__name__}, not a record")
+    return value
 
 
 def decode_single_object(store: SchemaStore, data: bytes) -> tuple[Schema, dict[str, Any]]:
@@ -145,12 +195,38 @@ def decode_single_object(store: SchemaStore, data: bytes) -> tuple[Schema, dict[
     schema = store.by_fingerprint(data[2:10])
     if schema is None:
         raise SchemaError(f"unknown schema fingerprint {data[2:10].hex()}")
-    value = fastavro.schemaless_reader(
-        io.BytesIO(data[10:]), schema.parsed, None, return_record_name=True
-    )
-    if not isinstance(value, dict):  # every bridge schema is a record
-        raise SchemaError(f"{schema.id}: decoded to {type(value).__name__}, not a record")
-    return schema, value
+    return schema, decode_body(schema.parsed, data[10:], schema.id)
+
+
+class ValueEncoder(Protocol):
+    """Writes one value of ``topic`` (before the prefix) with ``schema`` in a wire format."""
+
+    def encode(self, topic: str, schema: Schema, value: Mapping[str, Any]) -> bytes: ...
+
+
+class SingleObjectEncoder:
+    """Avro single-object encoding: no registry needed, the fingerprint names the schema."""
+
+    def encode(self, topic: str, schema: Schema, value: Mapping[str, Any]) -> bytes:
+        return encode_single_object(schema, value)
+
+
+class ConfluentEncoder:
+    """The Confluent wire format. ``ids`` maps (topic before the prefix, schema fingerprint) to
+    the registry's schema id; it is filled once at start (:func:`bridge.schema_tools.register_all`)
+    and never asks the registry again, so a registry outage does not stop production."""
+
+    def __init__(self) -> None:
+        self.ids: dict[tuple[str, bytes], int] = {}
+
+    def encode(self, topic: str, schema: Schema, value: Mapping[str, Any]) -> bytes:
+        schema_id = self.ids.get((topic, schema.fingerprint))
+        if schema_id is None:
+            raise SchemaError(
+                f"{topic}: no registry id for {schema.id}.v{schema.version} "
+                "(only the topics known at start are registered)"
+            )
+        return encode_confluent(schema_id, schema, value)
 
 
 @dataclass(frozen=True, slots=True)
@@ -164,13 +240,19 @@ class OutRecord:
 
 
 class Codec:
-    """Turns frames and adapter events into encoded records."""
+    """Turns frames and adapter events into encoded records, in the wire format of ``encoder``
+    (default: single-object encoding)."""
 
     def __init__(
-        self, store: SchemaStore | None = None, deadletter_topic: str = "bridge.deadletter"
+        self,
+        store: SchemaStore | None = None,
+        deadletter_topic: str = "bridge.deadletter",
+        *,
+        encoder: ValueEncoder | None = None,
     ) -> None:
         self.store = store or SchemaStore()
         self.deadletter_topic = deadletter_topic
+        self.encoder: ValueEncoder = encoder or SingleObjectEncoder()
         self._raw = self.store.latest(RAW_SCHEMA)
         self._deadletter = self.store.latest(DEADLETTER_SCHEMA)
 
@@ -204,7 +286,7 @@ class Codec:
         return OutRecord(
             destination.topic,
             destination.key.encode(),
-            encode_single_object(schema, value),
+            self.encoder.encode(destination.topic, schema, value),
             self._headers(schema, conn),
         )
 
@@ -374,10 +456,11 @@ class Codec:
 
     def raw_record(self, conn: ConnectionInfo, frame: Frame) -> OutRecord:
         value = self._frame_fields(conn, frame)
+        topic = f"{conn.topic_group}.raw"
         return OutRecord(
-            f"{conn.topic_group}.raw",
+            topic,
             conn.connection.encode(),
-            encode_single_object(self._raw, value),
+            self.encoder.encode(topic, self._raw, value),
             self._headers(self._raw, conn),
         )
 
@@ -388,8 +471,18 @@ class Codec:
         return OutRecord(
             self.deadletter_topic,
             conn.connection.encode(),
-            encode_single_object(self._deadletter, value),
+            self.encoder.encode(self.deadletter_topic, self._deadletter, value),
             self._headers(self._deadletter, conn),
+        )
+
+    # -- the schemas topic (registry-less mode) ----------------------------------------------------
+
+    @staticmethod
+    def schema_record(topic: str, schema: Schema) -> OutRecord:
+        """One record of the compacted schemas topic: key the fingerprint as 16 hex digits
+        (as the ``bridge.schema.fingerprint`` header writes it), value the schema's JSON text."""
+        return OutRecord(
+            topic, schema.fingerprint.hex().encode(), schema_text(schema).encode(), schema.headers
         )
 
     @staticmethod

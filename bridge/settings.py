@@ -159,12 +159,37 @@ class KafkaSettings(_Model):
 
 
 class SchemaRegistrySettings(_Model):
+    """A Confluent-compatible schema registry (Confluent, Apicurio ``ccompat``, Karapace…).
+
+    With ``url`` set the bridge registers (or looks up) each topic's value schema at start and
+    writes the Confluent wire format; without it, single-object encoding and every schema it
+    writes published to ``schemas_topic``. See docs/SCHEMAS.md."""
+
     url: str | None = None
     """None: Avro single-object encoding, no registry."""
+    subject_name_strategy: Literal["topic", "record", "topic_record"] = "topic"
+    """Subject of a topic's value schema: ``topic`` ``<topic>-value`` (TopicNameStrategy, what
+    Kafka Connect, ksqlDB and Flink expect), ``record`` the record's full name
+    (RecordNameStrategy), ``topic_record`` ``<topic>-<full name>`` (TopicRecordNameStrategy)."""
+    username: SecretStr | None = None
+    """Basic auth user (on Confluent Cloud the API key, hence a secret too)."""
+    password: SecretStr | None = None
+    ca_file: Path | None = None
+    """PEM bundle to trust for an ``https://`` registry with a private CA."""
+    check_compatibility: bool = True
+    """Refuse to start when a schema cannot read the subject's latest registered version.
+    False skips the check (the registry's own compatibility rule still applies)."""
+    auto_register: bool = True
+    """Register schemas the subject does not have yet; False only looks them up (for
+    pipelines that pre-register with ``bridge schemas register``)."""
+    request_timeout_seconds: float = Field(default=10.0, gt=0)
+    schemas_topic: str = "bridge.schemas"
+    """Without a registry: the compacted topic (before the prefix) where the bridge publishes
+    every schema it writes, keyed by fingerprint."""
 
-    @field_validator("url", mode="before")
+    @field_validator("url", "ca_file", "username", "password", mode="before")
     @classmethod
-    def _url_none(cls, value: Any) -> Any:
+    def _empty_none(cls, value: Any) -> Any:
         return _empty_to_none(value)
 
     @field_validator("url")
@@ -174,7 +199,31 @@ class SchemaRegistrySettings(_Model):
             parts = urlsplit(value)
             if parts.scheme not in ("http", "https") or not parts.netloc:
                 raise ValueError("must start with http:// or https:// and name a host")
+            if parts.username is not None or parts.password is not None:
+                # A URL is logged and shown; credentials in it would leak (and _invalid keeps
+                # the value out of the error message).
+                raise _invalid("must not contain credentials: use username and password")
         return value
+
+    @field_validator("ca_file")
+    @classmethod
+    def _expand_home(cls, value: Path | None) -> Path | None:
+        return None if value is None else value.expanduser()
+
+    @field_validator("schemas_topic")
+    @classmethod
+    def _check_topic(cls, value: str) -> str:
+        if not value or not _TOPIC_CHARS.fullmatch(value) or len(value) > 249:
+            raise ValueError(
+                "must be a Kafka topic name: 1 to 249 letters, digits, '.', '_' or '-'"
+            )
+        return value
+
+    @model_validator(mode="after")
+    def _password_needs_user(self) -> SchemaRegistrySettings:
+        if (self.username is None) != (self.password is None):
+            raise _invalid("username and password go together", "password")
+        return self
 
 
 class MetricsSettings(_Model):

@@ -1,4 +1,9 @@
-"""Reading records back: decode any bridge topic into JSON lines (``bridge tail``, the demo)."""
+"""Reading records back: decode any bridge topic into JSON lines (``bridge tail``, the demo).
+
+Both wire formats decode: single-object values by fingerprint (the local ``schemas/`` first,
+then the compacted schemas topic, so records of schema versions this checkout does not have
+still decode), Confluent values by registry id (fetched once per id from the registry).
+"""
 
 from __future__ import annotations
 
@@ -10,10 +15,12 @@ from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import fastavro
 from aiokafka import AIOKafkaConsumer
 
-from bridge.codec import SchemaStore, decode_single_object
-from bridge.errors import SchemaError
+from bridge.codec import SchemaStore, decode_body, split_value
+from bridge.errors import BridgeError, SchemaError
+from bridge.registry import RegistryClient, read_schemas_topic
 
 
 def jsonable(value: Any) -> Any:
@@ -64,6 +71,68 @@ class TailedRecord:
         )
 
 
+class WriterSchemas:
+    """Finds the writer schema of a value: by fingerprint in the local store, else in the
+    schemas topic (read again on each miss, since a bridge may have published it a moment
+    ago); by id in the registry. Parsed schemas are cached."""
+
+    def __init__(
+        self,
+        bootstrap_servers: str,
+        *,
+        store: SchemaStore | None = None,
+        schemas_topic: str | None = "bridge.schemas",
+        registry: RegistryClient | None = None,
+    ) -> None:
+        self.bootstrap_servers = bootstrap_servers
+        self.store = store or SchemaStore()
+        self.schemas_topic = schemas_topic
+        self.registry = registry
+        self._by_fingerprint: dict[bytes, tuple[str, Any]] = {
+            s.fingerprint: (f"{s.id}.v{s.version}", s.parsed) for s in self.store.all()
+        }
+        self._by_id: dict[int, tuple[str, Any]] = {}
+
+    async def decode(self, data: bytes) -> tuple[str, dict[str, Any]]:
+        """(label of the writer schema, decoded value) of one record value."""
+        _wire, reference, body = split_value(data)
+        if isinstance(reference, int):
+            label, parsed = await self._for_id(reference)
+        else:
+            label, parsed = await self._for_fingerprint(reference)
+        return label, decode_body(parsed, body, label)
+
+    async def _for_fingerprint(self, fingerprint: bytes) -> tuple[str, Any]:
+        found = self._by_fingerprint.get(fingerprint)
+        if found is None and self.schemas_topic:
+            published = await read_schemas_topic(self.bootstrap_servers, self.schemas_topic)
+            for fp, (label, definition) in published.items():
+                if fp not in self._by_fingerprint:
+                    self._by_fingerprint[fp] = (label, fastavro.parse_schema(definition))
+            found = self._by_fingerprint.get(fingerprint)
+        if found is None:
+            where = f" nor in topic {self.schemas_topic}" if self.schemas_topic else ""
+            raise SchemaError(
+                f"unknown schema fingerprint {fingerprint.hex()} (not in schemas/{where})"
+            )
+        return found
+
+    async def _for_id(self, schema_id: int) -> tuple[str, Any]:
+        found = self._by_id.get(schema_id)
+        if found is None:
+            if self.registry is None:
+                raise SchemaError(
+                    f"Confluent wire format (registry id {schema_id}): pass --registry-url"
+                )
+            try:
+                text = await self.registry.schema_by_id(schema_id)
+                parsed = fastavro.parse_schema(json.loads(text))
+            except (BridgeError, ValueError, fastavro.schema.SchemaParseException) as exc:
+                raise SchemaError(f"registry id {schema_id}: {exc}") from exc
+            found = self._by_id[schema_id] = (f"registry:{schema_id}", parsed)
+        return found
+
+
 async def tail(
     bootstrap_servers: str,
     topics: Sequence[str],
@@ -71,10 +140,15 @@ async def tail(
     from_beginning: bool = True,
     idle_timeout: float | None = None,
     store: SchemaStore | None = None,
+    schemas_topic: str | None = "bridge.schemas",
+    registry: RegistryClient | None = None,
 ) -> AsyncIterator[TailedRecord]:
     """Yield decoded records of ``topics`` as they arrive; stop after ``idle_timeout`` seconds
-    without a record (None: never)."""
-    store = store or SchemaStore()
+    without a record (None: never). ``schemas_topic`` (with any prefix) resolves fingerprints
+    the local ``schemas/`` does not know; ``registry`` resolves Confluent schema ids."""
+    schemas = WriterSchemas(
+        bootstrap_servers, store=store, schemas_topic=schemas_topic, registry=registry
+    )
     consumer = AIOKafkaConsumer(
         *topics,
         bootstrap_servers=bootstrap_servers,
@@ -91,14 +165,9 @@ async def tail(
                 return
             key = message.key.decode("utf-8", "replace") if message.key else None
             try:
-                schema, value = decode_single_object(store, message.value or b"")
+                label, value = await schemas.decode(message.value or b"")
                 yield TailedRecord(
-                    message.topic,
-                    message.partition,
-                    message.offset,
-                    key,
-                    f"{schema.id}.v{schema.version}",
-                    value,
+                    message.topic, message.partition, message.offset, key, label, value
                 )
             except SchemaError as exc:
                 yield TailedRecord(
