@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import hashlib
 import logging
 import ssl
+import time
 from collections.abc import Sequence
 
-from bridge.codec import Codec
+from bridge.codec import Codec, ConfluentEncoder
 from bridge.exchanges import adapter_class
 from bridge.exchanges.base import Adapter
 from bridge.metrics import HealthServer, Metrics, set_info
@@ -17,29 +17,9 @@ from bridge.pipeline import Pipeline
 from bridge.publisher import Publisher
 from bridge.session import Session, SessionOptions
 from bridge.settings import ConnectionSettings, Settings
+from bridge.sharding import owned_connections
 
 log = logging.getLogger(__name__)
-
-
-def shard_of(connection_name: str, shard_count: int) -> int:
-    """The shard that holds a connection: rendezvous (highest random weight) hashing, so every
-    pod computes the same answer from the config alone, and changing the shard count moves
-    only the connections whose winning shard changed."""
-
-    def weight(shard: int) -> int:
-        digest = hashlib.blake2b(f"{shard}:{connection_name}".encode(), digest_size=8).digest()
-        return int.from_bytes(digest, "big")
-
-    return max(range(shard_count), key=weight)
-
-
-def owned_connections(settings: Settings) -> list[ConnectionSettings]:
-    shard = settings.shard
-    return [
-        c
-        for c in settings.connections
-        if c.enabled and shard_of(c.name, shard.count) == shard.index
-    ]
 
 
 def ssl_context_for(conn: ConnectionSettings) -> ssl.SSLContext | None:
@@ -57,7 +37,11 @@ class Bridge:
         self.settings = settings
         self.metrics = metrics or Metrics()
         kafka = settings.kafka
-        self.codec = Codec(deadletter_topic=settings.publisher.deadletter_topic)
+        # With a registry, the encoder's ids are filled at start by _prepare_schemas().
+        self.codec = Codec(
+            deadletter_topic=settings.publisher.deadletter_topic,
+            encoder=ConfluentEncoder() if settings.schema_registry.url else None,
+        )
         producer_options: dict[str, object] = {
             "linger_ms": kafka.linger_ms,
             "max_batch_size": kafka.max_batch_size,
@@ -138,19 +122,85 @@ class Bridge:
         ]
         return problems
 
+    async def _shut_down(self, tasks: Sequence[asyncio.Task[None]]) -> int:
+        """Stop reading, then wait for Kafka to acknowledge everything read, within the
+        deadline. Returns how many records (at least) were not delivered."""
+        deadline = self.settings.shutdown.flush_timeout_seconds
+        ends_at = time.monotonic() + deadline
+        for session in self.sessions:
+            await session.stop()
+        _, still_delivering = await asyncio.wait(tasks, timeout=deadline) if tasks else ((), ())
+        frames = sum(s.frames for s in self.sessions)
+        log.info(
+            "stopped reading: %d frame(s) received; waiting for Kafka to acknowledge %d record(s)",
+            frames,
+            self.publisher.buffered_records,
+        )
+        undelivered = await self.publisher.flush(max(0.0, ends_at - time.monotonic()))
+        # a session still blocked handing a frame to the publisher holds at least one record
+        undelivered += len(still_delivering)
+        if undelivered:
+            log.error(
+                "%d record(s) not delivered within the %.0f s flush deadline", undelivered, deadline
+            )
+        else:
+            log.info("all %d record(s) delivered", self.publisher.delivered)
+        return undelivered
+
+    async def _prepare_schemas(self) -> None:
+        """Make every schema the bridge writes findable by consumers, then start the publisher.
+
+        With a registry: register (or look up) each topic's value schema and give the ids to
+        the codec, refusing an incompatible schema (IncompatibleSchemaError, exit code 2) unless
+        ``check_compatibility`` is off; an unreachable registry is retried until it answers.
+        Without one: publish each schema to the compacted schemas topic, keyed by fingerprint.
+        """
+        from bridge.registry import RegistryClient, ensure_schemas_topic
+        from bridge.schema_tools import register_all, written_topics
+
+        registry = self.settings.schema_registry
+        topics = written_topics(
+            owned_connections(self.settings),
+            self.codec,
+            raw_topics=self.settings.publisher.raw_topics,
+        )
+        if isinstance(self.codec.encoder, ConfluentEncoder):
+            ids = await register_all(
+                RegistryClient.from_settings(registry, attempts=None),
+                topics,
+                topic_prefix=self.settings.kafka.topic_prefix,
+                strategy=registry.subject_name_strategy,
+                check_compatibility=registry.check_compatibility,
+                auto_register=registry.auto_register,
+            )
+            self.codec.encoder.ids.update(ids)
+            log.info("schema registry %s: %d topic schema(s) registered", registry.url, len(ids))
+        await self.publisher.start()
+        if not isinstance(self.codec.encoder, ConfluentEncoder):
+            kafka = self.settings.kafka
+            await ensure_schemas_topic(
+                kafka.bootstrap_servers,
+                kafka.topic_prefix + registry.schemas_topic,
+                kafka.client_id,
+            )
+            for schema in {s.fingerprint: s for s in topics.values()}.values():
+                record = self.codec.schema_record(registry.schemas_topic, schema)
+                await self.publisher.send(record, time.time_ns() // 1000)
+
     async def run(self, stop: asyncio.Event) -> int:
         """Run until ``stop`` is set, then shut down gracefully. Returns the number of records
         that could not be delivered within the flush deadline."""
         await self.health.start()
         tasks: Sequence[asyncio.Task[None]] = []
         try:
-            started = asyncio.ensure_future(self.publisher.start())
+            started = asyncio.ensure_future(self._prepare_schemas())
             await asyncio.wait(
                 {started, asyncio.ensure_future(stop.wait())}, return_when=asyncio.FIRST_COMPLETED
             )
             if not started.done():
                 started.cancel()
                 return 0
+            started.result()  # an incompatible schema ends the run here, before any session
             tasks = [asyncio.create_task(s.run(), name=f"session:{s.name}") for s in self.sessions]
             log.info(
                 "bridge running: %d connection(s), instance %s",
@@ -158,20 +208,11 @@ class Bridge:
                 self.settings.instance_name,
             )
             await stop.wait()
-            log.info("stopping: no more reads; flushing to Kafka")
-            for session in self.sessions:
-                await session.stop()
-            await asyncio.gather(*tasks, return_exceptions=True)
-            deadline = self.settings.shutdown.flush_timeout_seconds
-            undelivered = await self.publisher.flush(deadline)
-            if undelivered:
-                log.error("%d record(s) not delivered within %.0f s", undelivered, deadline)
-            else:
-                log.info("all records delivered (%d)", self.publisher.delivered)
-            return undelivered
+            return await self._shut_down(tasks)
         finally:
             for task in tasks:
                 task.cancel()
             with contextlib.suppress(Exception):
-                await self.publisher.stop()
+                # what the flush could not deliver is reported already: do not wait for it
+                await self.publisher.stop(timeout=1.0 if self.publisher.buffered_records else 5.0)
             await self.health.stop()

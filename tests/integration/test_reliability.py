@@ -1,0 +1,323 @@
+"""What the bridge promises under faults, proven against a real broker that is stopped and
+started (each test has a broker of its own: ``fresh_kafka``)."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import re
+import signal
+import sys
+import time
+from pathlib import Path
+
+import yaml
+
+from bridge.sandbox.kafka import SandboxKafka
+from bridge.sandbox.okx import PUBLIC_PATH, OkxSimulator
+from tests.integration.harness import (
+    bridge_settings,
+    fast_reconnect,
+    payloads,
+    read_topic,
+    running_bridge,
+    unique_prefix,
+    wait_until,
+)
+
+TICKERS = [
+    {"channel": "tickers", "instId": "BTC-USDT"},
+    {"channel": "tickers", "instId": "ETH-USDT"},
+]
+
+
+def tickers_connection(sim: OkxSimulator) -> dict[str, object]:
+    return {
+        "name": "okx-tickers",
+        "exchange": "okx",
+        "url": sim.url(PUBLIC_PATH),
+        "subscriptions": TICKERS,
+        **fast_reconnect(),
+    }
+
+
+async def count_tickers(bootstrap: str, topic: str, expected: int) -> list[str]:
+    """Every ticker element in ``topic``, once ``expected`` of them are there."""
+    records = await read_topic(
+        bootstrap, topic, lambda rs: len(payloads(rs, "ChannelData")) >= expected, timeout=60
+    )
+    return [p["data"] for p in payloads(records, "ChannelData")]
+
+
+async def test_block_policy_loses_nothing_through_a_broker_outage(
+    fresh_kafka: SandboxKafka,
+) -> None:
+    prefix = unique_prefix()
+    async with OkxSimulator(tickers_rate=1000, initial_status=None) as sim:
+        settings = bridge_settings(
+            fresh_kafka.bootstrap_servers,
+            prefix,
+            [tickers_connection(sim)],
+            publisher={"overflow": "block", "buffer_max_records": 20_000},
+        )
+        async with running_bridge(settings) as bridge:
+            publisher = bridge.publisher
+            await wait_until(lambda: bridge.sessions[0].subscribed, what="subscription")
+            await asyncio.sleep(2)
+            assert bridge.readiness_problems() == []
+            await asyncio.to_thread(fresh_kafka.stop_broker)
+            outage_started = time.monotonic()
+            await wait_until(
+                lambda: "kafka: not connected" in bridge.readiness_problems(),
+                timeout=10,
+                what="readiness to turn false",
+            )
+            peak = 0
+            while time.monotonic() - outage_started < 10:
+                peak = max(peak, publisher.buffered_records)
+                await asyncio.sleep(0.1)
+            assert peak > 1000  # the buffer rose while Kafka was away
+            await asyncio.to_thread(fresh_kafka.start_broker)
+            await wait_until(
+                lambda: bridge.readiness_problems() == [], timeout=60, what="readiness to return"
+            )
+            await asyncio.sleep(1)
+            await sim.stop_generators()
+            sent = sim.stats.pushes_sent
+            await wait_until(
+                lambda: bridge.sessions[0].frames == sent + 2,
+                timeout=30,
+                what="the bridge to read every frame sent",
+            )
+        rate = sent / (time.monotonic() - outage_started + 3)
+    data = await count_tickers(fresh_kafka.bootstrap_servers, prefix + "okx.tickers", sent)
+    assert len(data) == sent, f"{sent} sent, {len(data)} in Kafka"
+    assert len(set(data)) == len(data), "duplicates in Kafka"
+    assert publisher.buffered_records == 0
+    print(
+        f"\nblock policy: {sent} frames at ~{rate:.0f}/s, peak buffer {peak} records, "
+        f"0 lost, 0 duplicates"
+    )
+
+
+async def test_drop_policy_counts_every_drop_and_marks_the_gap(fresh_kafka: SandboxKafka) -> None:
+    prefix = unique_prefix()
+    async with OkxSimulator(tickers_rate=500, initial_status=None) as sim:
+        settings = bridge_settings(
+            fresh_kafka.bootstrap_servers,
+            prefix,
+            [tickers_connection(sim)],
+            publisher={"overflow": "drop", "buffer_max_records": 200},
+        )
+        async with running_bridge(settings) as bridge:
+            await wait_until(lambda: bridge.sessions[0].subscribed, what="subscription")
+            await asyncio.sleep(1)
+            await asyncio.to_thread(fresh_kafka.stop_broker)
+            await asyncio.sleep(6)
+            await asyncio.to_thread(fresh_kafka.start_broker)
+            await wait_until(lambda: bridge.readiness_problems() == [], timeout=60, what="recovery")
+            await asyncio.sleep(2)  # records after the outage close each gap with a marker
+            await sim.stop_generators()
+            sent = sim.stats.pushes_sent
+            await wait_until(
+                lambda: bridge.sessions[0].frames == sent + 2,
+                timeout=30,
+                what="the bridge to read every frame sent",
+            )
+        metrics = bridge.metrics.render().decode()
+    dropped = float(
+        re.search(r'bridge_records_dropped_total\{topic="okx.tickers"\} (\S+)', metrics)[1]
+    )
+    assert dropped > 0
+    records = await read_topic(
+        fresh_kafka.bootstrap_servers,
+        prefix + "okx.tickers",
+        lambda rs: len(payloads(rs, "ChannelData")) + dropped >= sent,
+        timeout=60,
+    )
+    delivered = payloads(records, "ChannelData")
+    assert len(delivered) + dropped == sent  # every push either in Kafka or counted as dropped
+    markers = [m for m in payloads(records, "SessionMarker") if m["kind"] == "dropped"]
+    assert {m["reason"] for m in markers} == {"buffer_full"}
+    marked = sum(int(m["detail"].split()[0]) for m in markers)
+    assert marked == dropped  # the markers account for every dropped ticker
+    print(
+        f"\ndrop policy: {sent} frames, {dropped:.0f} dropped and marked ({len(markers)} markers)"
+    )
+
+
+async def test_a_missing_broker_at_start_is_waited_for() -> None:
+    kafka = SandboxKafka()
+    await asyncio.to_thread(kafka.start)
+    try:
+        await asyncio.to_thread(kafka.stop_broker)
+        async with OkxSimulator() as sim:
+            settings = bridge_settings(
+                kafka.bootstrap_servers,
+                unique_prefix(),
+                [
+                    {
+                        "name": "okx-public",
+                        "exchange": "okx",
+                        "url": sim.url(PUBLIC_PATH),
+                        "subscriptions": [{"channel": "status"}],
+                    }
+                ],
+            )
+            async with running_bridge(settings) as bridge:
+                await asyncio.sleep(3)
+                assert "kafka: not connected" in bridge.readiness_problems()
+                assert sim.stats.connects_total == 0  # no reading before Kafka can take records
+                await asyncio.to_thread(kafka.start_broker)
+                await wait_until(
+                    lambda: bridge.readiness_problems() == [],
+                    timeout=60,
+                    what="ready after the broker came",
+                )
+    finally:
+        await asyncio.to_thread(kafka.stop)
+
+
+def write_config(path: Path, bootstrap: str, prefix: str, url: str, **extra: object) -> Path:
+    config = {
+        "instance": "sigterm-test",
+        "log_level": "INFO",
+        "kafka": {"bootstrap_servers": bootstrap, "topic_prefix": prefix},
+        "metrics": {"host": "127.0.0.1", "port": 0},
+        "connections": [
+            {"name": "okx-tickers", "exchange": "okx", "url": url, "subscriptions": TICKERS}
+        ],
+        **extra,
+    }
+    path.write_text(yaml.safe_dump(config))
+    return path
+
+
+class BridgeProcess:
+    """``bridge run`` as a subprocess whose log is read all the time: a pipe nobody drains
+    fills up (aiokafka logs every failed reconnect) and blocks the process on its next log."""
+
+    def __init__(self, proc: asyncio.subprocess.Process) -> None:
+        self.proc = proc
+        self.lines: list[str] = []
+        self._changed = asyncio.Event()
+        self._reader = asyncio.create_task(self._read())
+
+    @classmethod
+    async def start(cls, config: Path) -> BridgeProcess:
+        proc = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            "bridge",
+            "run",
+            "--config",
+            str(config),
+            stderr=asyncio.subprocess.PIPE,
+            env={**os.environ, "PYTHONUNBUFFERED": "1"},
+        )
+        return cls(proc)
+
+    async def _read(self) -> None:
+        assert self.proc.stderr is not None
+        while line := (await self.proc.stderr.readline()).decode():
+            self.lines.append(line)
+            self._changed.set()
+        self._changed.set()
+
+    async def wait_for_line(self, pattern: str, timeout: float) -> str:
+        async def scan() -> str:
+            seen = 0
+            while True:
+                for line in self.lines[seen:]:
+                    if re.search(pattern, line):
+                        return line
+                seen = len(self.lines)
+                if self._reader.done():
+                    raise AssertionError(f"bridge exited without a line matching {pattern!r}")
+                self._changed.clear()
+                await self._changed.wait()
+
+        try:
+            return await asyncio.wait_for(scan(), timeout)
+        except TimeoutError:
+            tail = "".join(self.lines[-15:])
+            raise AssertionError(
+                f"no line matching {pattern!r} in {timeout} s; log ends:\n{tail}"
+            ) from None
+
+    async def wait(self, timeout: float) -> int:
+        code = await asyncio.wait_for(self.proc.wait(), timeout)
+        await self._reader
+        return code
+
+    def signal(self, signum: int) -> None:
+        self.proc.send_signal(signum)
+
+
+async def test_sigterm_flushes_every_frame_read_and_exits_0(
+    fresh_kafka: SandboxKafka, tmp_path: Path
+) -> None:
+    prefix = unique_prefix()
+    async with OkxSimulator(tickers_rate=300, initial_status=None) as sim:
+        config = write_config(
+            tmp_path / "bridge.yaml", fresh_kafka.bootstrap_servers, prefix, sim.url(PUBLIC_PATH)
+        )
+        proc = await BridgeProcess.start(config)
+        await proc.wait_for_line("all 2 subscriptions acknowledged", 30)
+        await asyncio.sleep(3)
+        proc.signal(signal.SIGTERM)
+        line = await proc.wait_for_line(r"stopped reading: \d+ frame", 30)
+        frames = int(re.search(r"stopped reading: (\d+) frame", line)[1])
+        await proc.wait_for_line("record\\(s\\) delivered", 30)
+        assert await proc.wait(30) == 0
+    raw = await read_topic(
+        fresh_kafka.bootstrap_servers, prefix + "okx.raw", lambda rs: len(rs) >= frames, timeout=30
+    )
+    assert len(raw) == frames  # every frame read before the signal, none after
+    tickers = await count_tickers(fresh_kafka.bootstrap_servers, prefix + "okx.tickers", frames - 2)
+    assert len(tickers) == frames - 2  # all frames but the two acks are ticker pushes
+
+
+async def test_sigterm_with_kafka_away_ends_at_the_deadline_and_reports(
+    fresh_kafka: SandboxKafka, tmp_path: Path
+) -> None:
+    async with OkxSimulator(tickers_rate=200, initial_status=None) as sim:
+        config = write_config(
+            tmp_path / "bridge.yaml",
+            fresh_kafka.bootstrap_servers,
+            unique_prefix(),
+            sim.url(PUBLIC_PATH),
+            shutdown={"flush_timeout_seconds": 2},
+        )
+        proc = await BridgeProcess.start(config)
+        await proc.wait_for_line("all 2 subscriptions acknowledged", 30)
+        await asyncio.to_thread(fresh_kafka.stop_broker)
+        await asyncio.sleep(1)
+        started = time.monotonic()
+        proc.signal(signal.SIGTERM)
+        line = await proc.wait_for_line(r"not delivered within the 2 s flush deadline", 30)
+        assert int(line.split("ERROR")[-1].split()[1]) > 0
+        assert await proc.wait(30) == 1
+        assert time.monotonic() - started < 10
+
+
+async def test_a_second_sigterm_exits_at_once(fresh_kafka: SandboxKafka, tmp_path: Path) -> None:
+    async with OkxSimulator(tickers_rate=200, initial_status=None) as sim:
+        config = write_config(
+            tmp_path / "bridge.yaml",
+            fresh_kafka.bootstrap_servers,
+            unique_prefix(),
+            sim.url(PUBLIC_PATH),
+            shutdown={"flush_timeout_seconds": 60},
+        )
+        proc = await BridgeProcess.start(config)
+        await proc.wait_for_line("all 2 subscriptions acknowledged", 30)
+        await asyncio.to_thread(fresh_kafka.stop_broker)
+        await asyncio.sleep(1)
+        proc.signal(signal.SIGTERM)
+        await proc.wait_for_line("shutting down", 10)
+        started = time.monotonic()
+        proc.signal(signal.SIGTERM)
+        await proc.wait_for_line(r"second signal: exiting with \d+ record\(s\) undelivered", 10)
+        assert await proc.wait(10) == 1
+        assert time.monotonic() - started < 5
