@@ -4,7 +4,7 @@ PYTHON ?= python3
 PYTEST_ARGS ?=
 
 .DEFAULT_GOAL := help
-.PHONY: help install test demo lint kafka
+.PHONY: help install test demo lint kafka tools
 
 help: ## list the targets
 	@echo "make targets:"
@@ -35,3 +35,9 @@ lint: ## ruff + mypy (each only if installed: pip install -e '.[dev]')
 
 kafka: ## run the sandbox Kafka broker in the foreground (Ctrl-C stops it)
 	$(PYTHON) -m bridge.sandbox.kafka --run
+
+tools: ## install prometheus (apt) and helm + CRDs for tests/deploy
+	@command -v prometheus >/dev/null 2>&1 && command -v promtool >/dev/null 2>&1 \
+		|| { sudo=$$( [ "$$(id -u)" = 0 ] || echo sudo ); $$sudo apt-get update -q \
+		&& DEBIAN_FRONTEND=noninteractive $$sudo apt-get install -y -q --no-install-recommends prometheus; }
+	bash tests/deploy/install-tools.sh
