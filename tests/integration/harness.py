@@ -8,11 +8,11 @@ import uuid
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
-from bridge.app import Bridge
-from bridge.settings import Settings
 from aiokafka import AIOKafkaConsumer
 
+from bridge.app import Bridge
 from bridge.codec import SchemaStore, decode_single_object
+from bridge.settings import Settings
 from bridge.tail import TailedRecord
 
 
