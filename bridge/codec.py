@@ -16,6 +16,7 @@ The codec also turns adapter events into records: it knows the envelope every to
 
 from __future__ import annotations
 
+import functools
 import io
 import json
 import re
@@ -229,6 +230,18 @@ class ConfluentEncoder:
         return encode_confluent(schema_id, schema, value)
 
 
+_TOPIC_NAME = re.compile(r"[A-Za-z0-9._-]{1,200}")
+
+
+@functools.lru_cache(maxsize=4096)
+def check_topic(topic: str) -> None:
+    """Raise SchemaError unless ``topic`` is a legal Kafka topic name. Channel names come from
+    the wire; a record for an impossible topic would sit in the producer forever. (Cached:
+    the set of topics is small, and only names that pass are remembered.)"""
+    if not _TOPIC_NAME.fullmatch(topic):
+        raise SchemaError(f"{topic[:80]!r} is not a legal Kafka topic name")
+
+
 @dataclass(frozen=True, slots=True)
 class OutRecord:
     """One Kafka record, ready to send (the topic prefix not yet applied)."""
@@ -269,6 +282,7 @@ class Codec:
         event_time_ms: int | None = None,
         exchange_conn_id: str | None = None,
     ) -> OutRecord:
+        check_topic(destination.topic)
         schema = self.store.latest(destination.schema)
         value = {
             "exchange": conn.exchange,
@@ -467,6 +481,9 @@ class Codec:
     def deadletter_record(
         self, conn: ConnectionInfo, frame: Frame, stage: str, error: str
     ) -> OutRecord:
+        # The error may quote the frame, lone surrogates from JSON escapes included: keep them
+        # readable instead of failing to encode the very record that reports the failure.
+        error = error.encode("utf-8", "backslashreplace").decode("utf-8")
         value = {**self._frame_fields(conn, frame), "stage": stage, "error": error}
         return OutRecord(
             self.deadletter_topic,

@@ -12,7 +12,6 @@ import logging
 from collections import deque
 
 from bridge.codec import Codec, OutRecord
-from bridge.errors import SchemaError
 from bridge.exchanges.events import (
     Destination,
     Event,
@@ -98,8 +97,11 @@ class Pipeline:
                     continue
             try:
                 records = self.codec.records_for(conn, frame, event)
-            except (SchemaError, ValueError, TypeError, KeyError) as exc:
-                # fastavro raises these when a value does not fit the schema
+            except Exception as exc:  # noqa: BLE001
+                # Safety net: fastavro raises ValueError, TypeError, OverflowError,
+                # UnicodeEncodeError… for values that do not fit; whatever it is, the frame is
+                # dead-lettered and the connection lives on.
+                log.debug("encoding %s failed", type(event).__name__, exc_info=True)
                 await self.dead_letter(conn, frame, "encode", f"{type(event).__name__}: {exc}")
                 continue
             destination = (

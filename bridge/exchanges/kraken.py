@@ -793,8 +793,10 @@ class KrakenAdapter(Adapter):
             return self._unrecognized("systemStatus without a status string")
         conn_id = message.get("connectionID")
         if conn_id is not None:
+            if not isinstance(conn_id, int) or isinstance(conn_id, bool) or conn_id < 0:
+                return self._unrecognized("systemStatus connectionID is not an unsigned integer")
             # json parses integers exactly, at any size: str() keeps every digit.
-            self._conn_id = _text(conn_id)
+            self._conn_id = str(conn_id)
         attributes = {k: _text(v) for k, v in message.items() if k not in ("event", "status")}
         return [
             Maintenance(
@@ -937,6 +939,8 @@ class KrakenAdapter(Adapter):
             channel_id = message[0]
             if isinstance(channel_id, bool) or not isinstance(channel_id, int):
                 return self._unrecognized("public data without an integer channelID")
+            if not 0 <= channel_id < 2**63:  # recorded as an Avro long
+                return self._unrecognized(f"channelID {channel_id} is out of range")
             return self._on_public(channel_id, message[1:-2], message[-2], message[-1])
         return self._unrecognized(
             "array is neither [channelID, payload, channelName, pair] nor "

@@ -32,6 +32,7 @@ import base64
 import hashlib
 import hmac
 import json
+import re
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from enum import Enum
@@ -190,8 +191,8 @@ def _millis(name: str, value: Any) -> int | None:
         return None
     if isinstance(value, int) and not isinstance(value, bool):
         millis = value
-    elif isinstance(value, str) and value.isascii() and value.isdigit():
-        millis = int(value)
+    elif isinstance(value, str) and value.isascii() and value.isdigit() and len(value) <= 19:
+        millis = int(value)  # 19 digits bound the value before int() parses it
     else:
         raise _BadElement(f"{name} is not a millisecond timestamp: {_text(value)[:80]!r}")
     if not 0 <= millis <= _MAX_LONG:
@@ -226,7 +227,8 @@ def _identity(action: str | None, element: Any) -> str:
     # keys differently. Hashed: the session keeps identities in a window, so keep them short.
     canonical = json.dumps(element, separators=(",", ":"), ensure_ascii=False, sort_keys=True)
     text = f"{action or ''}\n{canonical}"
-    return hashlib.blake2b(text.encode(), digest_size=16).hexdigest()
+    # surrogatepass: a lone surrogate from a JSON escape still has an identity
+    return hashlib.blake2b(text.encode("utf-8", "surrogatepass"), digest_size=16).hexdigest()
 
 
 def _json_type(value: Any) -> str:
@@ -278,12 +280,16 @@ def _normalize_arg(subscription: Mapping[str, Any]) -> Arg:
     return arg
 
 
+_CHANNEL_NAME = re.compile(r"[A-Za-z0-9._-]{1,200}")
+
+
 def _echoed_arg(value: Any) -> Arg | None:
     """An ``arg`` object as the server sent it, values as text; None when it has no channel."""
     if not isinstance(value, dict):
         return None
     channel = value.get("channel")
-    if not isinstance(channel, str) or not channel:
+    # The channel names a topic (okx.<channel>): only names Kafka takes in a topic.
+    if not isinstance(channel, str) or not _CHANNEL_NAME.fullmatch(channel):
         return None
     return {str(k): _text(v) for k, v in value.items()}
 
