@@ -49,6 +49,7 @@ class Bridge:
         }
         if kafka.compression_type:
             producer_options["compression_type"] = kafka.compression_type
+        producer_options.update(kafka.client_options())
         self.publisher = Publisher(
             self.metrics,
             bootstrap_servers=kafka.bootstrap_servers,
@@ -182,6 +183,7 @@ class Bridge:
                 kafka.bootstrap_servers,
                 kafka.topic_prefix + registry.schemas_topic,
                 kafka.client_id,
+                client_options=kafka.client_options(),
             )
             for schema in {s.fingerprint: s for s in topics.values()}.values():
                 record = self.codec.schema_record(registry.schemas_topic, schema)

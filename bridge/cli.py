@@ -239,9 +239,13 @@ async def _tail(args: argparse.Namespace) -> int:
     from bridge.tail import tail
 
     registry = None
+    client_options: dict[str, object] = {}
     if args.config or args.registry_url:
         # Without a file: the defaults plus BRIDGE_* variables (the registry credentials).
-        settings = load_settings(args.config).schema_registry
+        loaded = load_settings(args.config)
+        if args.config:
+            client_options = loaded.kafka.client_options()  # SASL/TLS as the bridge connects
+        settings = loaded.schema_registry
         if args.registry_url:
             settings = settings.model_copy(update={"url": args.registry_url})
         if settings.url:
@@ -253,6 +257,7 @@ async def _tail(args: argparse.Namespace) -> int:
         idle_timeout=args.idle_timeout,
         schemas_topic=args.schemas_topic,
         registry=registry,
+        client_options=client_options,
     ):
         print(record.to_json(), flush=True)
     return EXIT_OK

@@ -127,7 +127,8 @@ class Publisher:
                 )
             except SaslAuthenticationFailed as exc:
                 raise KafkaAccessError(
-                    f"Kafka at {server} refused the SASL credentials: {exc}",
+                    f"Kafka at {server} refused the SASL credentials "
+                    f"(kafka.sasl_username, kafka.sasl_password): {exc}",
                     field="kafka.sasl_password",
                 ) from None
             except ssl.SSLCertVerificationError as exc:

@@ -183,7 +183,11 @@ async def rebuild(
         bootstrap_servers=kafka.bootstrap_servers,
         topic_prefix=prefix,
         client_id=f"{kafka.client_id}-rebuild",
-        producer_options={"linger_ms": kafka.linger_ms, "max_batch_size": kafka.max_batch_size},
+        producer_options={
+            "linger_ms": kafka.linger_ms,
+            "max_batch_size": kafka.max_batch_size,
+            **kafka.client_options(),
+        },
     )
     replayer = _Replayer(
         {c.name: c for c in settings.connections},
@@ -193,9 +197,14 @@ async def rebuild(
         kafka.bootstrap_servers,
         schemas_topic=kafka.topic_prefix + registry_settings.schemas_topic,
         registry=registry,
+        client_options=kafka.client_options(),
     )
     await publisher.start()
-    consumer = AIOKafkaConsumer(bootstrap_servers=kafka.bootstrap_servers, enable_auto_commit=False)
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=kafka.bootstrap_servers,
+        enable_auto_commit=False,
+        **kafka.client_options(),
+    )
     await consumer.start()
     try:
         bounds = await _bounds(consumer, raw_topic, selection)

@@ -323,11 +323,19 @@ def _error_of(status: int, answer: Any) -> RegistryError:
 # --- the schemas topic --------------------------------------------------------------------------
 
 
-async def ensure_schemas_topic(bootstrap_servers: str, topic: str, client_id: str) -> None:
+async def ensure_schemas_topic(
+    bootstrap_servers: str,
+    topic: str,
+    client_id: str,
+    *,
+    client_options: Mapping[str, Any] | None = None,
+) -> None:
     """Create ``topic`` compacted (one partition) unless it exists. Compaction keeps the last
     record per fingerprint forever, which is what makes it a registry. When the topic cannot be
     created here (no rights), the records are still written and a warning says so."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers, client_id=client_id)
+    admin = AIOKafkaAdminClient(
+        bootstrap_servers=bootstrap_servers, client_id=client_id, **(client_options or {})
+    )
     await admin.start()
     try:
         # As durable as the cluster allows, up to the usual 3 replicas.
@@ -352,12 +360,19 @@ async def ensure_schemas_topic(bootstrap_servers: str, topic: str, client_id: st
 
 
 async def read_schemas_topic(
-    bootstrap_servers: str, topic: str, *, timeout: float = 10.0
+    bootstrap_servers: str,
+    topic: str,
+    *,
+    timeout: float = 10.0,
+    client_options: Mapping[str, Any] | None = None,
 ) -> dict[bytes, tuple[str, dict[str, Any]]]:
     """Every schema in the schemas topic: fingerprint → (``<id>.v<version>`` label, schema
     definition). Reads up to the end offsets at the time of the call, so it always ends."""
     consumer = AIOKafkaConsumer(
-        bootstrap_servers=bootstrap_servers, enable_auto_commit=False, auto_offset_reset="earliest"
+        bootstrap_servers=bootstrap_servers,
+        enable_auto_commit=False,
+        auto_offset_reset="earliest",
+        **(client_options or {}),
     )
     await consumer.start()
     found: dict[bytes, tuple[str, dict[str, Any]]] = {}

@@ -129,6 +129,14 @@ class KafkaSettings(_Model):
     request_timeout_ms: int = Field(default=30_000, ge=1)
     compression_type: Literal["gzip"] | None = None
     """None or ``gzip`` (other codecs need packages the bridge does not install)."""
+    security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = "PLAINTEXT"
+    sasl_mechanism: Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"] | None = None
+    """Required with SASL_PLAINTEXT and SASL_SSL."""
+    sasl_username: str | None = None
+    sasl_password: SecretStr | None = None
+    """A secret: give it as ``${file:/run/secrets/kafka_password}`` or ``${KAFKA_PASSWORD}``."""
+    ssl_ca_file: Path | None = None
+    """PEM bundle to trust for SSL and SASL_SSL (None: the system's trust store)."""
 
     @field_validator("bootstrap_servers", mode="before")
     @classmethod
@@ -152,10 +160,50 @@ class KafkaSettings(_Model):
             raise ValueError("may only contain letters, digits, '.', '_' and '-'")
         return value
 
-    @field_validator("compression_type", mode="before")
+    @field_validator(
+        "compression_type",
+        "sasl_mechanism",
+        "sasl_username",
+        "sasl_password",
+        "ssl_ca_file",
+        mode="before",
+    )
     @classmethod
     def _compression_none(cls, value: Any) -> Any:
         return _empty_to_none(value)
+
+    @field_validator("ssl_ca_file")
+    @classmethod
+    def _expand_ca_home(cls, value: Path | None) -> Path | None:
+        return None if value is None else value.expanduser()
+
+    def client_options(self) -> dict[str, Any]:
+        """aiokafka options for the security protocol, shared by every Kafka client the bridge
+        makes (producer, admin, consumers of tail and rebuild)."""
+        from aiokafka.helpers import create_ssl_context
+
+        options: dict[str, Any] = {"security_protocol": self.security_protocol}
+        if self.security_protocol in ("SSL", "SASL_SSL"):
+            cafile = str(self.ssl_ca_file) if self.ssl_ca_file else None
+            options["ssl_context"] = create_ssl_context(cafile=cafile)
+        if self.security_protocol.startswith("SASL_"):
+            assert self.sasl_password is not None  # _sasl_complete guarantees it
+            options.update(
+                sasl_mechanism=self.sasl_mechanism,
+                sasl_plain_username=self.sasl_username,
+                sasl_plain_password=self.sasl_password.get_secret_value(),
+            )
+        return options
+
+    @model_validator(mode="after")
+    def _sasl_complete(self) -> KafkaSettings:
+        if self.security_protocol.startswith("SASL_"):
+            for name in ("sasl_mechanism", "sasl_username", "sasl_password"):
+                if getattr(self, name) is None:
+                    raise _invalid(
+                        f"is required with security_protocol {self.security_protocol}", name
+                    )
+        return self
 
 
 class SchemaRegistrySettings(_Model):
@@ -865,6 +913,17 @@ def _build(
 
 
 def _anchor_ca_files(data: dict[str, Any], base_dir: Path) -> None:
+    for section in ("kafka", "schema_registry"):
+        block = data.get(section)
+        key = "ssl_ca_file" if section == "kafka" else "ca_file"
+        if isinstance(block, dict):
+            ca_file = block.get(key)
+            if (
+                isinstance(ca_file, str)
+                and ca_file
+                and not Path(ca_file).expanduser().is_absolute()
+            ):
+                block[key] = str(base_dir / ca_file)
     connections = data.get("connections")
     if not isinstance(connections, list):
         return

@@ -11,7 +11,7 @@ import asyncio
 import base64
 import datetime as dt
 import json
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -83,8 +83,10 @@ class WriterSchemas:
         store: SchemaStore | None = None,
         schemas_topic: str | None = "bridge.schemas",
         registry: RegistryClient | None = None,
+        client_options: Mapping[str, Any] | None = None,
     ) -> None:
         self.bootstrap_servers = bootstrap_servers
+        self.client_options = dict(client_options or {})
         self.store = store or SchemaStore()
         self.schemas_topic = schemas_topic
         self.registry = registry
@@ -105,7 +107,9 @@ class WriterSchemas:
     async def _for_fingerprint(self, fingerprint: bytes) -> tuple[str, Any]:
         found = self._by_fingerprint.get(fingerprint)
         if found is None and self.schemas_topic:
-            published = await read_schemas_topic(self.bootstrap_servers, self.schemas_topic)
+            published = await read_schemas_topic(
+                self.bootstrap_servers, self.schemas_topic, client_options=self.client_options
+            )
             for fp, (label, definition) in published.items():
                 if fp not in self._by_fingerprint:
                     self._by_fingerprint[fp] = (label, fastavro.parse_schema(definition))
@@ -142,16 +146,22 @@ async def tail(
     store: SchemaStore | None = None,
     schemas_topic: str | None = "bridge.schemas",
     registry: RegistryClient | None = None,
+    client_options: Mapping[str, Any] | None = None,
 ) -> AsyncIterator[TailedRecord]:
     """Yield decoded records of ``topics`` as they arrive; stop after ``idle_timeout`` seconds
     without a record (None: never). ``schemas_topic`` (with any prefix) resolves fingerprints
     the local ``schemas/`` does not know; ``registry`` resolves Confluent schema ids."""
     schemas = WriterSchemas(
-        bootstrap_servers, store=store, schemas_topic=schemas_topic, registry=registry
+        bootstrap_servers,
+        store=store,
+        schemas_topic=schemas_topic,
+        registry=registry,
+        client_options=client_options,
     )
     consumer = AIOKafkaConsumer(
         *topics,
         bootstrap_servers=bootstrap_servers,
+        **(client_options or {}),
         auto_offset_reset="earliest" if from_beginning else "latest",
         enable_auto_commit=False,
         metadata_max_age_ms=2000,  # pick up topics the bridge creates after we start

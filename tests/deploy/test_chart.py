@@ -366,6 +366,10 @@ def test_rendered_config_loads_in_the_bridge(scenario: str, tmp_path: Path) -> N
             if key := registry.get(field):
                 value = getattr(settings.schema_registry, field).get_secret_value()
                 assert value == secrets.get(key, f"made-up {key}")
+        if key := (values["config"].get("kafka") or {}).get("sasl_password"):
+            assert settings.kafka.sasl_password is not None
+            value = settings.kafka.sasl_password.get_secret_value()
+            assert value == secrets.get(key, f"made-up {key}")
     enabled = [c["name"] for c in values["config"]["connections"] if c.get("enabled", True)]
     assert sorted(owners) == sorted(enabled)  # every pod together: each connection once
 

@@ -81,7 +81,8 @@ app.kubernetes.io/managed-by: {{ .Release.Service }}
 
 {{/*
 The config file: .Values.config with the shard count and metrics port set, and each Secret key
-named in connections[].credentials and schema_registry.username/password turned into a
+named in connections[].credentials, schema_registry.username/password and kafka.sasl_password
+turned into a
 ${file:...} reference. Fails when a key is missing from the Secret the chart creates.
 */}}
 {{- define "exchange-bridge.config" -}}
@@ -109,6 +110,14 @@ ${file:...} reference. Fails when a key is missing from the Secret the chart cre
 {{- end }}
 {{- end }}
 {{- $_ := set $config "schema_registry" $registry }}
+{{- end }}
+{{- with .Values.config.kafka }}
+{{- $kafka := deepCopy . }}
+{{- with get $kafka "sasl_password" }}
+{{- include "exchange-bridge.checkSecretKey" (list $ "kafka.sasl_password" .) }}
+{{- $_ := set $kafka "sasl_password" (printf "${file:%s/%s}" (include "exchange-bridge.secretsPath" $) .) }}
+{{- end }}
+{{- $_ := set $config "kafka" $kafka }}
 {{- end }}
 {{- $_ := set $config "shard" (dict "count" (int .Values.replicaCount)) }}
 {{- $_ := set $config "metrics" (dict "port" (int .Values.service.port)) }}
