@@ -328,7 +328,8 @@ class Session:
             self.frames += 1
             frames.inc()
             received_bytes.inc(len(data) if isinstance(data, bytes) else utf8_length(data))
-            frame = Frame(data, received_us, link.sequence)
+            # recorded with credentials masked; classified as received
+            frame = Frame(adapter.redact(data), received_us, link.sequence)
             events = adapter.receive(data, received_us)
             await self.pipeline.deliver(link.info, frame, events, self.recent)
             await self._flush(link)

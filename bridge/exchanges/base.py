@@ -57,6 +57,22 @@ class Adapter(ABC):
         self.subscriptions = [dict(s) for s in subscriptions]
         self.credentials = credentials
         self._outbound: list[OutboundFrame] = []
+        # Credential values an exchange might echo back (Kraken puts the token in its acks).
+        # Short values are left out: they would match ordinary text.
+        self._secrets = (
+            tuple(
+                value
+                for value in (
+                    credentials.api_key,
+                    credentials.secret_key,
+                    credentials.passphrase,
+                    credentials.token,
+                )
+                if len(value) >= 8
+            )
+            if credentials
+            else ()
+        )
 
     # -- configuration -----------------------------------------------------------------------
 
@@ -86,6 +102,18 @@ class Adapter(ABC):
     @abstractmethod
     def ping(self) -> OutboundFrame:
         """The application-level keepalive frame."""
+
+    def redact(self, data: str | bytes) -> str | bytes:
+        """The frame as it may be recorded (raw topic, dead letters): every credential value
+        this adapter holds replaced by ``***``. Compressed binary frames cannot be searched;
+        no exchange echoes credentials in those."""
+        for secret in self._secrets:
+            if isinstance(data, str):
+                if secret in data:
+                    data = data.replace(secret, "***")
+            elif (raw := secret.encode()) in data:
+                data = data.replace(raw, b"***")
+        return data
 
     def data_to_send(self) -> list[OutboundFrame]:
         out, self._outbound = self._outbound, []

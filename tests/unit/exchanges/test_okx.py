@@ -1152,3 +1152,14 @@ def test_fixtures_that_push_produce_pushes() -> None:
 )
 def test_close_reason(code: int | None, reason: str) -> None:
     assert make_adapter().close_reason(code) == reason
+
+
+def test_redact_masks_every_credential_an_exchange_might_echo() -> None:
+    creds = Credentials(
+        api_key="key-123456789", secret_key="secret-123456789", passphrase="phrase-123456789"
+    )
+    adapter = OkxAdapter([{"channel": "status"}], creds)
+    echoed = '{"apiKey":"key-123456789","x":"phrase-123456789"}'
+    assert adapter.redact(echoed) == '{"apiKey":"***","x":"***"}'
+    assert adapter.redact(echoed.encode()) == b'{"apiKey":"***","x":"***"}'
+    assert OkxAdapter([{"channel": "status"}]).redact(echoed) == echoed
