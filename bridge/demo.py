@@ -1,10 +1,10 @@
 """``bridge demo``: the whole pipeline on one machine, with nothing to configure.
 
-Starts a real Kafka broker (sandbox), the OKX simulator (wss, with a demo account), and the
-bridge with two connections: ``/ws/v5/public`` (status, tickers) and ``/ws/v5/business``
-(economic-calendar, after login). The simulator scripts maintenance status changes and
-calendar events; the demo reads the records back from Kafka, decodes them with the schemas in
-``schemas/`` and prints them, then a summary.
+Starts a real Kafka broker (sandbox) and the three exchange simulators over ``wss://``: OKX
+(``/ws/v5/public`` with status and tickers, ``/ws/v5/business`` with economic-calendar after a
+login), Kraken (ticker and a checksummed book) and legacy OKEx v1 (ticker and depth). The OKX
+simulator scripts maintenance status changes and calendar events. The demo reads the records
+back from Kafka, decodes them with the schemas in ``schemas/`` and prints them, then a summary.
 """
 
 from __future__ import annotations
@@ -22,6 +22,8 @@ from typing import Any
 from bridge.app import Bridge
 from bridge.cli import configure_logging
 from bridge.sandbox.kafka import SandboxKafka
+from bridge.sandbox.kraken import KrakenSimulator
+from bridge.sandbox.okex_v1 import OkexV1Simulator
 from bridge.sandbox.okx import (
     BUSINESS_PATH,
     PUBLIC_PATH,
@@ -34,10 +36,23 @@ from bridge.settings import Settings
 from bridge.tail import TailedRecord, jsonable, tail
 
 DEMO_KEY, DEMO_SECRET, DEMO_PASSPHRASE = "demo-api-key", "demo-secret-key", "demo-passphrase"
-SHOWN_TOPICS = ("okx.status", "okx.economic-calendar", "okx.tickers", "okx.events")
+SHOWN_TOPICS = (
+    "okx.status",
+    "okx.economic-calendar",
+    "okx.tickers",
+    "okx.events",
+    "kraken.ticker",
+    "kraken.book",
+    "kraken.events",
+    "okex.spot.ticker",
+    "okex.spot.depth",
+)
+LINE_WIDTH = 220
 
 
-def demo_settings(sim: OkxSimulator, bootstrap_servers: str) -> Settings:
+def demo_settings(
+    okx: OkxSimulator, kraken: KrakenSimulator, okex: OkexV1Simulator, bootstrap_servers: str
+) -> Settings:
     return Settings.from_mapping(
         {
             "instance": "demo",
@@ -47,8 +62,8 @@ def demo_settings(sim: OkxSimulator, bootstrap_servers: str) -> Settings:
                 {
                     "name": "okx-public",
                     "exchange": "okx",
-                    "url": sim.url(PUBLIC_PATH),
-                    "tls": {"ca_file": sim.ca_file},
+                    "url": okx.url(PUBLIC_PATH),
+                    "tls": {"ca_file": okx.ca_file},
                     "subscriptions": [
                         {"channel": "status"},
                         {"channel": "tickers", "instId": "BTC-USDT"},
@@ -57,14 +72,34 @@ def demo_settings(sim: OkxSimulator, bootstrap_servers: str) -> Settings:
                 {
                     "name": "okx-business",
                     "exchange": "okx",
-                    "url": sim.url(BUSINESS_PATH),
-                    "tls": {"ca_file": sim.ca_file},
+                    "url": okx.url(BUSINESS_PATH),
+                    "tls": {"ca_file": okx.ca_file},
                     "credentials": {
                         "api_key": DEMO_KEY,
                         "secret_key": DEMO_SECRET,
                         "passphrase": DEMO_PASSPHRASE,
                     },
                     "subscriptions": [{"channel": "economic-calendar"}],
+                },
+                {
+                    "name": "kraken-public",
+                    "exchange": "kraken",
+                    "url": kraken.url(),
+                    "tls": {"ca_file": kraken.ca_file},
+                    "subscriptions": [
+                        {"name": "ticker", "pair": ["XBT/USD"]},
+                        {"name": "book", "pair": ["XBT/USD"], "depth": 10},
+                    ],
+                },
+                {
+                    "name": "okex-spot",
+                    "exchange": "okex_v1",
+                    "url": okex.url(),
+                    "tls": {"ca_file": okex.ca_file},
+                    "subscriptions": [
+                        {"channel": "ok_sub_spot_bch_btc_ticker"},
+                        {"channel": "ok_sub_spot_bch_btc_depth"},
+                    ],
                 },
             ],
         }
@@ -79,11 +114,12 @@ def describe(record: TailedRecord) -> str:
     short = kind.rsplit(".", 1)[-1]
     if short == "ChannelData":
         fields = {"action": fields.get("action"), **json.loads(fields["data"])}
-    shown = {k: v for k, v in fields.items() if v not in (None, "", {})}
-    return (
+    shown = {k: v for k, v in fields.items() if v not in (None, "", {}, [])}
+    line = (
         f"{record.topic:<22} #{record.offset:<3} key={record.key:<17} {short:<17} "
         f"seq={value['sequence']:<3} {json.dumps(shown, ensure_ascii=False)}"
     )
+    return line if len(line) <= LINE_WIDTH else line[: LINE_WIDTH - 1] + "…"
 
 
 async def run_demo(duration: float = 20.0, verbose: bool = False) -> int:
@@ -105,13 +141,15 @@ async def run_demo(duration: float = 20.0, verbose: bool = False) -> int:
         accounts = {
             DEMO_KEY: OkxAccount(secret=DEMO_SECRET, passphrase=DEMO_PASSPHRASE, vip_level=1)
         }
-        async with OkxSimulator(tls=True, accounts=accounts, tickers_rate=1.0) as sim:
-            bridge = Bridge(demo_settings(sim, kafka.bootstrap_servers))
-            print(
-                f"Kafka on {kafka.bootstrap_servers}; OKX simulator on {sim.url(PUBLIC_PATH)} "
-                f"and {sim.url(BUSINESS_PATH)}",
-                file=out,
-            )
+        okx = OkxSimulator(tls=True, accounts=accounts, tickers_rate=1.0)
+        kraken = KrakenSimulator(tls=True, data_rate=1.0)
+        okex = OkexV1Simulator(tls=True, market_rate=1.0)
+        async with okx, kraken, okex:
+            bridge = Bridge(demo_settings(okx, kraken, okex, kafka.bootstrap_servers))
+            print(f"Kafka on {kafka.bootstrap_servers}; simulators (wss, self-signed):", file=out)
+            print(f"  OKX    {okx.url(PUBLIC_PATH)} and {okx.url(BUSINESS_PATH)}", file=out)
+            print(f"  Kraken {kraken.url()}", file=out)
+            print(f"  OKEx   {okex.url()}", file=out)
             print(
                 f"Running for {duration:.0f} s (Ctrl-C to stop sooner). "
                 "Records read back from Kafka:\n",
@@ -124,8 +162,8 @@ async def run_demo(duration: float = 20.0, verbose: bool = False) -> int:
                 loop.add_signal_handler(signum, stop.set)
             bridge_task = asyncio.create_task(bridge.run(stop))
             scripts = [
-                asyncio.create_task(script_status_changes(sim, 3.0)),
-                asyncio.create_task(script_calendar_events(sim, 4.0)),
+                asyncio.create_task(script_status_changes(okx, 3.0)),
+                asyncio.create_task(script_calendar_events(okx, 4.0)),
             ]
 
             async def show() -> None:
@@ -144,23 +182,23 @@ async def run_demo(duration: float = 20.0, verbose: bool = False) -> int:
             reader.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await reader
-            publisher = bridge.publisher
             print("\nSummary", file=out)
             print(
                 f"  ran {time.monotonic() - started:.1f} s "
                 f"with {len(bridge.sessions)} connections: "
                 f"{sum(s.frames for s in bridge.sessions)} frames received, "
-                f"{publisher.delivered} records delivered to Kafka, {undelivered} undelivered",
+                f"{bridge.publisher.delivered} records delivered to Kafka, "
+                f"{undelivered} undelivered",
                 file=out,
             )
             for topic in SHOWN_TOPICS:
                 print(f"  {topic:<22} {counts[topic]:>5} record(s) read back and decoded", file=out)
             print(
-                "  (raw frames are on okx.raw; try: "
-                f"bridge tail okx.status -b {kafka.bootstrap_servers} "
-                "while a demo runs)",
+                "  (every frame is also on okx.raw, kraken.raw and okex.raw; "
+                f"try: bridge tail okx.status -b {kafka.bootstrap_servers} while a demo runs)",
                 file=out,
             )
-            return 0 if counts["okx.status"] and counts["okx.economic-calendar"] else 1
+            wanted = ("okx.status", "okx.economic-calendar", "kraken.ticker", "okex.spot.ticker")
+            return 0 if all(counts[t] for t in wanted) else 1
     finally:
         await asyncio.to_thread(kafka.stop)
