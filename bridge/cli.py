@@ -10,8 +10,7 @@ import sys
 from collections.abc import Sequence
 
 from bridge import __version__
-from bridge.errors import BridgeError, ConfigError
-from bridge.registry import IncompatibleSchemaError, RegistryError
+from bridge.errors import BridgeError, ConfigError, IncompatibleSchemaError, RegistryError
 
 log = logging.getLogger("bridge")
 

@@ -6,6 +6,8 @@ BridgeError                 root of everything the bridge raises on purpose
 ├── SandboxError            a local sandbox component (Kafka, simulator) cannot start
 │   └── MissingToolError    java or mvn is not installed
 ├── SchemaError             a schema file is missing or invalid, or a record does not fit it
+│   └── IncompatibleSchemaError  a schema cannot read what the registry's latest version wrote
+├── RegistryError           the schema registry cannot be reached or refused a request
 └── ProtocolError           the exchange violated its protocol beyond one bad frame
                             (bad frames are events, not exceptions)
 """
@@ -44,3 +46,20 @@ class SchemaError(BridgeError):
 
 class ProtocolError(BridgeError):
     """The peer broke its protocol in a way that ends the connection."""
+
+
+class RegistryError(BridgeError):
+    """The schema registry could not be reached, or refused a request.
+
+    ``status`` is the HTTP status (None when no answer came) and ``error_code`` the
+    registry's own code (e.g. 40401 subject not found, 409 incompatible)."""
+
+    def __init__(self, message: str, status: int | None = None, error_code: int | None = None):
+        super().__init__(message)
+        self.status = status
+        self.error_code = error_code
+
+
+class IncompatibleSchemaError(SchemaError):
+    """A schema the bridge writes cannot read data the subject's latest version wrote, or the
+    registry's compatibility rule refused it. ``bridge run`` exits with code 2."""

@@ -35,7 +35,7 @@ from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import KafkaError, TopicAlreadyExistsError
 from pydantic import SecretStr
 
-from bridge.errors import BridgeError, SchemaError
+from bridge.errors import IncompatibleSchemaError, RegistryError
 from bridge.settings import SchemaRegistrySettings
 
 log = logging.getLogger(__name__)
@@ -47,23 +47,6 @@ _CONTENT_TYPE = "application/vnd.schemaregistry.v1+json"
 SUBJECT_NOT_FOUND = 40401
 VERSION_NOT_FOUND = 40402
 SCHEMA_NOT_FOUND = 40403
-
-
-class RegistryError(BridgeError):
-    """The schema registry could not be reached, or refused a request.
-
-    ``status`` is the HTTP status (None when no answer came) and ``error_code`` the
-    registry's own code (e.g. 40401 subject not found, 409 incompatible)."""
-
-    def __init__(self, message: str, status: int | None = None, error_code: int | None = None):
-        super().__init__(message)
-        self.status = status
-        self.error_code = error_code
-
-
-class IncompatibleSchemaError(SchemaError):
-    """A schema the bridge writes cannot read data the subject's latest version wrote, or the
-    registry's compatibility rule refused it. ``bridge run`` exits with code 2."""
 
 
 def subject_name(strategy: SubjectNameStrategy, topic: str, record_full_name: str) -> str:

@@ -36,12 +36,10 @@ from typing import Any
 import fastavro
 
 from bridge.codec import Codec, Schema, SchemaStore, schema_text
-from bridge.errors import SchemaError
+from bridge.errors import IncompatibleSchemaError, RegistryError, SchemaError
 from bridge.exchanges import adapter_class
 from bridge.registry import (
-    IncompatibleSchemaError,
     RegistryClient,
-    RegistryError,
     SubjectNameStrategy,
     subject_name,
 )

@@ -442,14 +442,16 @@ class ConnectionSettings(_Model):
                 raise _invalid(
                     f"rejected by the {self.exchange} adapter: {reason}", "subscriptions", i
                 ) from None
-        if (
-            self.keepalive_seconds is not None
-            and self.keepalive_seconds >= self.idle_timeout_seconds
-        ):
+        # The session pings after keepalive_seconds of quiet and gives up after
+        # idle_timeout_seconds: a ping must have a chance to be answered first.
+        keepalive = self.keepalive_seconds or adapter.keepalive_seconds
+        if keepalive >= self.idle_timeout_seconds:
+            given = "" if self.keepalive_seconds else f" (the {self.exchange} default)"
+            field = "keepalive_seconds" if self.keepalive_seconds else "idle_timeout_seconds"
             raise _invalid(
-                f"must be less than idle_timeout_seconds ({self.idle_timeout_seconds:g}); "
-                f"got {self.keepalive_seconds:g}",
-                "keepalive_seconds",
+                f"idle_timeout_seconds ({self.idle_timeout_seconds:g}) must be more than "
+                f"keepalive_seconds ({keepalive:g}{given})",
+                field,
             )
         return self
 

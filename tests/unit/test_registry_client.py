@@ -24,12 +24,10 @@ from bridge.codec import (
     schema_text,
     split_value,
 )
-from bridge.errors import SchemaError
+from bridge.errors import IncompatibleSchemaError, RegistryError, SchemaError
 from bridge.registry import (
     Compatibility,
-    IncompatibleSchemaError,
     RegistryClient,
-    RegistryError,
     SubjectVersion,
     subject_name,
 )

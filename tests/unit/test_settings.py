@@ -565,3 +565,19 @@ def test_okx_example_without_credentials_names_the_variable() -> None:
     with pytest.raises(ConfigError, match="OKX_API_KEY") as info:
         load_settings(EXAMPLES / "okx.yaml", environ={})
     assert info.value.field is not None and ".credentials.api_key" in info.value.field
+
+
+def test_idle_timeout_must_leave_room_for_the_adapters_own_keepalive() -> None:
+    """OKEx v1 pings after 25 s of quiet: an idle timeout of 20 s would drop every quiet
+    connection before its first ping."""
+    connection = {
+        "name": "okex",
+        "exchange": "okex_v1",
+        "url": "wss://real.okex.com:10440/ws/v1",
+        "subscriptions": [{"channel": "ok_sub_spot_bch_btc_ticker"}],
+        "idle_timeout_seconds": 20,
+    }
+    with pytest.raises(ConfigError) as error:
+        Settings.from_mapping({"connections": [connection]})
+    assert error.value.field == "connections.0.idle_timeout_seconds"
+    assert "25" in str(error.value) and "okex_v1 default" in str(error.value)
