@@ -15,7 +15,7 @@ from bridge.exchanges.base import Adapter
 from bridge.metrics import HealthServer, Metrics, set_info
 from bridge.pipeline import Pipeline
 from bridge.publisher import Publisher
-from bridge.session import Session, SessionOptions
+from bridge.session import ConnectLimiter, Session, SessionOptions
 from bridge.settings import ConnectionSettings, Settings
 from bridge.sharding import owned_connections
 
@@ -63,6 +63,8 @@ class Bridge:
         self.pipeline = Pipeline(
             self.codec, self.publisher, self.metrics, raw_topics=settings.publisher.raw_topics
         )
+        # one per exchange: its connection rate limit is per IP, whatever the connection
+        self._limiters: dict[str, ConnectLimiter] = {}
         self.sessions = [self._session(conn) for conn in owned_connections(settings)]
         self.health = HealthServer(
             self.metrics, self.readiness_problems, settings.metrics.host, settings.metrics.port
@@ -88,6 +90,7 @@ class Bridge:
             reconnect_max_seconds=conn.reconnect.max_seconds,
             healthy_after_seconds=conn.reconnect.healthy_after_seconds,
             min_connect_interval_seconds=cls.min_connect_interval_seconds,
+            connect_limiter=self._limiter(cls),
             ssl_context=ssl_context_for(conn),
             max_frame_bytes=conn.max_frame_bytes,
         )
@@ -100,6 +103,13 @@ class Bridge:
             pipeline=self.pipeline,
             metrics=self.metrics,
         )
+
+    def _limiter(self, cls: type[Adapter]) -> ConnectLimiter | None:
+        if cls.min_connect_interval_seconds <= 0:
+            return None
+        if cls.exchange not in self._limiters:
+            self._limiters[cls.exchange] = ConnectLimiter(cls.min_connect_interval_seconds)
+        return self._limiters[cls.exchange]
 
     def _init_metrics(self) -> None:
         topics = {self.settings.publisher.deadletter_topic}

@@ -77,12 +77,13 @@ def utf8_length(text: str) -> int:
 def backoff_delays(
     initial: float, maximum: float, *, floor: float = 0.0, rng: Callable[[], float] = random.random
 ) -> Iterator[float]:
-    """Capped exponential backoff with full jitter: the n-th delay is uniform in
-    [floor, min(maximum, initial * 2**n)]. ``floor`` keeps a reconnect from beating the
-    exchange's connection rate limit."""
+    """Capped exponential backoff with full jitter above a floor: the n-th delay is uniform
+    in [floor, floor + min(maximum, initial * 2**n)]. ``floor`` keeps a reconnect from beating
+    the exchange's connection rate limit; the jitter above it keeps connections dropped
+    together from reconnecting in lockstep."""
     for attempt in itertools.count():
         cap = min(maximum, initial * 2**attempt)
-        yield max(floor, rng() * cap)
+        yield floor + rng() * cap
 
 
 def should_retry(exc: BaseException) -> bool:
@@ -107,6 +108,23 @@ def failure_reason(exc: BaseException) -> str:
     return "connect_error"
 
 
+class ConnectLimiter:
+    """Spaces connection attempts to one exchange by ``interval`` seconds, across every session
+    that holds it: exchanges limit connects per IP, not per connection."""
+
+    def __init__(self, interval: float) -> None:
+        self.interval = interval
+        self._next = 0.0
+        self._lock = asyncio.Lock()
+
+    async def wait(self) -> None:
+        async with self._lock:
+            now = time.monotonic()
+            if self._next > now:
+                await asyncio.sleep(self._next - now)
+            self._next = max(now, self._next) + self.interval
+
+
 # --- one WebSocket connection ----------------------------------------------------------------
 
 
@@ -121,6 +139,8 @@ class SessionOptions:
     healthy_after_seconds: float = 30.0
     min_connect_interval_seconds: float = 0.0
     ssl_context: ssl.SSLContext | None = None
+    connect_limiter: ConnectLimiter | None = None
+    """Shared by every session to the same exchange: its connection rate limit is per IP."""
     max_frame_bytes: int = 4 * 1024 * 1024
 
 
@@ -180,8 +200,14 @@ class Session:
 
     @property
     def subscribed(self) -> bool:
+        """The current connection is open and every subscription is acknowledged on it."""
         link = self._current
-        return link is not None and link.subscribed.is_set()
+        return (
+            link is not None
+            and link.subscribed.is_set()
+            and link.task is not None
+            and not link.task.done()
+        )
 
     async def run(self) -> None:
         """Hold the connection until :meth:`stop`; reconnect whenever it ends."""
@@ -253,6 +279,7 @@ class Session:
         return link
 
     async def _disconnected(self, link: _Link, reason: str) -> None:
+        self._set_subscription_gauges(pending=len(self.destinations), subscribed=0, failed=0)
         if link.opened_at is None or self._gap_open:
             return  # never connected, or the gap is already marked
         self._gap_open = True
@@ -263,6 +290,8 @@ class Session:
     async def _run_link(self, link: _Link) -> str:
         """Connect, then read until the connection ends. Returns the reason it ended."""
         opts = self.options
+        if opts.connect_limiter is not None:
+            await opts.connect_limiter.wait()
         self.metrics.connection_attempts.labels(self.exchange, self.name).inc()
         try:
             ws = await connect(
@@ -433,6 +462,11 @@ class Session:
         last_ping = 0.0
         while True:
             await asyncio.sleep(tick)
+            link.adapter.tick(time.time())
+            try:
+                await self._flush(link)
+            except ConnectionClosed:
+                return
             now = time.monotonic()
             quiet = now - link.last_received
             if quiet >= opts.idle_timeout_seconds:

@@ -7,6 +7,7 @@ drives it with a few verbs:
     adapter.receive(data) -> [Event]    classify one inbound frame (may queue outbound frames)
     adapter.data_to_send() -> [frame]   outbound frames queued since the last call
     adapter.ping() -> frame             the keepalive frame to send when the line is quiet
+    adapter.tick(now_s)                 about once a second: time-driven protocol actions
 
 One adapter instance serves one WebSocket connection; a reconnect makes a new instance.
 """
@@ -102,6 +103,12 @@ class Adapter(ABC):
     @abstractmethod
     def ping(self) -> OutboundFrame:
         """The application-level keepalive frame."""
+
+    def tick(self, now_s: float) -> None:
+        """Called by the session about once a second with the Unix time, for protocols that
+        act on time (retry a request later, repeat a poll). May queue outbound frames.
+        Most protocols need nothing here."""
+        return None
 
     def redact(self, data: str | bytes) -> str | bytes:
         """The frame as it may be recorded (raw topic, dead letters): every credential value

@@ -72,6 +72,8 @@ CHECKSUM_LEVELS = 10
 """The book checksum covers the best 10 asks, then the best 10 bids."""
 
 RATE_LIMIT_CODE = "rate_limit"
+RATE_LIMIT_RETRY_SECONDS = 1.0
+"""How long to wait after ``Exceeded msg rate`` before resending unanswered subscriptions."""
 """Code of the ExchangeError for Kraken's non-standard ``{"Error":"Exceeded msg rate"}``."""
 UNMATCHED_CODE = "unmatched_subscription"
 """Code of the ExchangeError for a subscriptionStatus that answers no configured subscription."""
@@ -668,6 +670,8 @@ class KrakenAdapter(Adapter):
         self._books: dict[tuple[str, str | None], _LocalBook] = {}
         self._conn_id: str | None = None
         self._outbound = []
+        self._rate_limited = False
+        self._retry_at: float | None = None
         for target in self._targets:
             target.state = _TargetState.PENDING
 
@@ -689,6 +693,22 @@ class KrakenAdapter(Adapter):
 
     def ping(self) -> OutboundFrame:
         return _compact({"event": "ping", "reqid": self._take_request_id()})
+
+    def tick(self, now_s: float) -> None:
+        """After a message-rate error, wait RATE_LIMIT_RETRY_SECONDS, then subscribe again
+        what is still pending (Kraken refused it without saying which request it was)."""
+        if not self._rate_limited:
+            return
+        if self._retry_at is None:
+            self._retry_at = now_s + RATE_LIMIT_RETRY_SECONDS
+            return
+        if now_s < self._retry_at:
+            return
+        self._rate_limited, self._retry_at = False, None
+        for sub, targets in self._requests_of:
+            pending = [t for t in targets if t.state is _TargetState.PENDING]
+            if pending:
+                self._queue_request("subscribe", sub, pending)
 
     def _take_request_id(self) -> int:
         request_id = self._next_request_id
@@ -760,7 +780,10 @@ class KrakenAdapter(Adapter):
         if "event" not in message:
             if isinstance(message.get("Error"), str):
                 # {"Error":"Exceeded msg rate"}: Kraken's one message outside the event scheme.
+                # It names no request: what is still unanswered a moment later is resent.
                 text = message["Error"]
+                if error_code(text) == RATE_LIMIT_CODE:
+                    self._rate_limited = True
                 return [
                     ExchangeError(code=error_code(text), message=text, exchange_conn_id=conn_id)
                 ]

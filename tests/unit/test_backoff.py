@@ -47,3 +47,23 @@ def test_failure_reasons_are_bounded_labels(exc: BaseException, reason: str) -> 
 
 def test_an_unparseable_url_is_not_retried() -> None:
     assert not should_retry(InvalidURI("nope", "bad"))
+
+
+async def test_the_connect_limiter_spaces_attempts_across_sessions() -> None:
+    """Sessions of one exchange share a limiter: attempts from four of them at once still
+    come at least ``interval`` apart (the exchange's limit is per IP)."""
+    import asyncio
+    import time
+
+    from bridge.session import ConnectLimiter
+
+    limiter = ConnectLimiter(0.05)
+    starts: list[float] = []
+
+    async def connect() -> None:
+        await limiter.wait()
+        starts.append(time.monotonic())
+
+    await asyncio.gather(*(connect() for _ in range(4)))
+    gaps = [b - a for a, b in zip(starts, starts[1:], strict=False)]
+    assert len(gaps) == 3 and all(g >= 0.045 for g in gaps), gaps
