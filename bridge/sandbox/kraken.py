@@ -37,25 +37,21 @@ import json
 import logging
 import random
 import re
-import shutil
-import ssl
-import tempfile
 import time
 import zlib
 from collections import deque
-from collections.abc import Callable, Collection, Coroutine, Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from http import HTTPStatus
-from pathlib import Path
-from types import TracebackType
-from typing import Any, Final, Self
+from typing import Any, Final
 from urllib.parse import urlsplit
 
-from websockets.asyncio.server import Server, ServerConnection, serve
+from websockets.asyncio.server import ServerConnection
 from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
 
 from bridge.errors import SandboxError
+from bridge.sandbox.server import SimulatorServer
 
 __all__ = [
     "AUTH_PATH",
@@ -232,7 +228,7 @@ def _texts(levels: Iterable[tuple[int, _Level]]) -> list[tuple[str, str]]:
 # -- the simulator ----------------------------------------------------------------------------
 
 
-class KrakenSimulator:
+class KrakenSimulator(SimulatorServer):
     """Kraken v1 WebSocket server on loopback. Use ``async with KrakenSimulator(...) as sim:``.
 
     ``tokens``: the valid private-channel tokens. ``data_rate``: public data messages per second
@@ -257,6 +253,11 @@ class KrakenSimulator:
     TOKEN_ERROR = "ESession:Invalid session"
     PRIVATE_ON_PUBLIC_ERROR = "Private data and trading are unavailable without authentication"
 
+    label = "Kraken simulator"
+    default_path = PUBLIC_PATH
+    tls_name = "kraken-sim"
+    _log = logger
+
     def __init__(
         self,
         *,
@@ -274,9 +275,7 @@ class KrakenSimulator:
         first_connection_id: int | None = None,
         seed: int = 0,
     ) -> None:
-        self.host = host
-        self.port = port
-        self.tls = tls
+        super().__init__(host=host, port=port, tls=tls)
         self.pairs: set[str] = {_canonical(p) for p in pairs}
         self.tokens: set[str] = set(tokens)
         self.status = status
@@ -298,108 +297,21 @@ class KrakenSimulator:
         self._order_number = 0
         self._open_orders: dict[str, dict[str, Any]] = {}
         self._own_trades: list[dict[str, Any]] = []
-        self._changed = asyncio.Event()
-        self._server: Server | None = None
-        self._tasks: set[asyncio.Task[None]] = set()
-        self._tls_dir: Path | None = None
-        self._server_ssl: ssl.SSLContext | None = None
-        self._client_ssl: ssl.SSLContext | None = None
-        self._ca_file: Path | None = None
 
     # -- lifecycle ---------------------------------------------------------------------------
 
     async def start(self) -> None:
-        if self._server is not None:
-            raise SandboxError("the Kraken simulator is already running")
-        if self.tls:
-            self._prepare_tls()
-        try:
-            self._server = await serve(
-                self._handle,
-                self.host,
-                self.port,
-                ssl=self._server_ssl,
-                process_request=self._check_path,
-                # Kraken clients keep the line alive with {"event":"ping"}; no protocol pings.
-                ping_interval=None,
-                close_timeout=2.0,
-            )
-        except OSError as exc:
-            self._cleanup_tls()
-            raise SandboxError(
-                f"Kraken simulator cannot listen on {self.host}:{self.port}: {exc}"
-            ) from exc
-        self.port = self._server.sockets[0].getsockname()[1]
+        await self._listen(
+            self._handle,
+            process_request=self._check_path,
+            # Kraken clients keep the line alive with {"event":"ping"}; no protocol pings.
+            ping_interval=None,
+            close_timeout=2.0,
+        )
         for name in PUBLIC_CHANNELS:
             self._spawn(self._rate_loop(name))
         self._spawn(self._private_loop())
         logger.info("Kraken simulator listening on %s", self.url())
-
-    async def stop(self) -> None:
-        server, self._server = self._server, None
-        for task in list(self._tasks):
-            task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
-        self._tasks.clear()
-        if server is not None:
-            server.close()  # closes live connections with 1001 going away
-            await server.wait_closed()
-            logger.info("Kraken simulator stopped")
-        self._cleanup_tls()
-
-    async def __aenter__(self) -> Self:
-        await self.start()
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.stop()
-
-    def url(self, path: str = PUBLIC_PATH) -> str:
-        """``ws://127.0.0.1:PORT/`` (``wss://`` with TLS); ``AUTH_PATH`` for private channels.
-        Valid after start()."""
-        if self._server is None:
-            raise SandboxError("the Kraken simulator is not running; call start() first")
-        scheme = "wss" if self.tls else "ws"
-        host = f"[{self.host}]" if ":" in self.host else self.host
-        return f"{scheme}://{host}:{self.port}{path}"
-
-    @property
-    def ssl_context_for_clients(self) -> ssl.SSLContext | None:
-        """A client context trusting the simulator's self-signed certificate (TLS only)."""
-        return self._client_ssl
-
-    @property
-    def ca_file(self) -> str | None:
-        """PEM file of the self-signed certificate, for clients configured by file (TLS only)."""
-        return None if self._ca_file is None else str(self._ca_file)
-
-    def _prepare_tls(self) -> None:
-        from bridge.sandbox.tls import client_ssl_context, make_self_signed, server_ssl_context
-
-        self._tls_dir = Path(tempfile.mkdtemp(prefix="kraken-sim-tls-"))
-        hostnames = ["localhost", "127.0.0.1"]
-        if self.host not in hostnames:
-            hostnames.append(self.host)
-        cert, key = make_self_signed(self._tls_dir, hostnames, name="kraken-sim")
-        self._server_ssl = server_ssl_context(cert, key)
-        self._client_ssl = client_ssl_context(cert)
-        self._ca_file = cert
-
-    def _cleanup_tls(self) -> None:
-        if self._tls_dir is not None:
-            shutil.rmtree(self._tls_dir, ignore_errors=True)
-        self._tls_dir = self._ca_file = self._server_ssl = self._client_ssl = None
-
-    def _spawn(self, coro: Coroutine[Any, Any, None]) -> asyncio.Task[None]:
-        task: asyncio.Task[None] = asyncio.get_running_loop().create_task(coro)
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
-        return task
 
     # -- observation ---------------------------------------------------------------------------
 
@@ -416,18 +328,12 @@ class KrakenSimulator:
         self, name: str, n: int = 1, *, pair: str | None = None, timeout: float = 5.0
     ) -> None:
         """Wait until at least ``n`` live connections are subscribed to ``name`` (``pair``)."""
-        await self._wait_until(
-            lambda: len(self.subscribers(name, pair)) >= n,
-            timeout,
-            lambda: f"{n} subscriber(s) to {name!r}; have {len(self.subscribers(name, pair))}",
+        await self._wait_for_count(
+            lambda: len(self.subscribers(name, pair)), n, timeout, f"subscriber(s) to {name!r}"
         )
 
     async def wait_for_connections(self, n: int = 1, *, timeout: float = 5.0) -> None:
-        await self._wait_until(
-            lambda: len(self._connections) >= n,
-            timeout,
-            lambda: f"{n} connection(s); have {len(self._connections)}",
-        )
+        await self._wait_for_count(lambda: len(self._connections), n, timeout, "connection(s)")
 
     def book(
         self, pair: str, depth: int = 10
@@ -440,23 +346,6 @@ class KrakenSimulator:
     def checksum(self, pair: str) -> str:
         asks, bids = self.book(pair, 10)
         return book_checksum(asks, bids)
-
-    async def _wait_until(
-        self, predicate: Callable[[], bool], timeout: float, describe: Callable[[], str]
-    ) -> None:
-        try:
-            async with asyncio.timeout(timeout):
-                while True:
-                    changed = self._changed  # taken before testing, so no change is missed
-                    if predicate():
-                        return
-                    await changed.wait()
-        except TimeoutError:
-            raise TimeoutError(f"Kraken simulator: timed out waiting for {describe()}") from None
-
-    def _notify_changed(self) -> None:
-        self._changed.set()
-        self._changed = asyncio.Event()
 
     # -- scripting -----------------------------------------------------------------------------
 

@@ -47,25 +47,21 @@ import logging
 import random
 import re
 import secrets
-import shutil
-import ssl
-import tempfile
 import time
 import zlib
-from collections.abc import Callable, Collection, Coroutine, Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from http import HTTPStatus
-from pathlib import Path
-from types import TracebackType
-from typing import Any, Final, Literal, Self
+from typing import Any, Final, Literal
 from urllib.parse import urlsplit
 
-from websockets.asyncio.server import Server, ServerConnection, serve
+from websockets.asyncio.server import ServerConnection
 from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
 
 from bridge.errors import SandboxError
+from bridge.sandbox.server import SimulatorServer
 
 __all__ = [
     "DEFAULT_SYMBOLS",
@@ -365,7 +361,7 @@ class _RequestError(Exception):
 # -- the simulator --------------------------------------------------------------------------------
 
 
-class OkexV1Simulator:
+class OkexV1Simulator(SimulatorServer):
     """OKEx v1 spot WebSocket server on loopback. Use ``async with OkexV1Simulator() as sim:``.
 
     ``accounts``: API key -> :class:`OkexV1Account`. ``idle_timeout``: close a connection
@@ -373,6 +369,11 @@ class OkexV1Simulator:
     documents name no idle close, so it is off by default). ``market_rate``: pushes per second
     of synthetic market data on every subscribed market channel (0: only what tests script).
     """
+
+    label = "OKEx v1 simulator"
+    default_path = PATH
+    tls_name = "okex-v1-sim"
+    _log = logger
 
     def __init__(
         self,
@@ -390,9 +391,7 @@ class OkexV1Simulator:
     ) -> None:
         if compression not in ("off", "request", "always"):
             raise ValueError(f"compression must be off, request or always, not {compression!r}")
-        self.host = host
-        self.port = port
-        self.tls = tls
+        super().__init__(host=host, port=port, tls=tls)
         self.compression: Compression = compression
         self.accounts: dict[str, OkexV1Account] = dict(accounts or {})
         self.symbols: set[str] = set(DEFAULT_SYMBOLS if symbols is None else symbols)
@@ -408,107 +407,22 @@ class OkexV1Simulator:
         self._tickers: dict[str, dict[str, Any]] = {}
         self._next_order_id = 6191  # the documentation's order push shows orderId 6191
         self._connections: dict[str, OkexV1Connection] = {}
-        self._changed = asyncio.Event()
-        self._server: Server | None = None
-        self._tasks: set[asyncio.Task[None]] = set()
-        self._tls_dir: Path | None = None
-        self._server_ssl: ssl.SSLContext | None = None
-        self._client_ssl: ssl.SSLContext | None = None
-        self._ca_file: Path | None = None
         self._random = random.Random(seed)
         self._next_tid = 1001
 
     # -- lifecycle -------------------------------------------------------------------------------
 
     async def start(self) -> None:
-        if self._server is not None:
-            raise SandboxError("the OKEx v1 simulator is already running")
-        if self.tls:
-            self._prepare_tls()
-        try:
-            self._server = await serve(
-                self._handle,
-                self.host,
-                self.port,
-                ssl=self._server_ssl,
-                process_request=self._check_path,
-                max_size=self.max_message_size,
-                ping_interval=None,  # clients keep the line alive with {"event":"ping"}
-                close_timeout=2.0,
-            )
-        except OSError as exc:
-            self._cleanup_tls()
-            raise SandboxError(
-                f"OKEx v1 simulator cannot listen on {self.host}:{self.port}: {exc}"
-            ) from exc
-        self.port = self._server.sockets[0].getsockname()[1]
+        await self._listen(
+            self._handle,
+            process_request=self._check_path,
+            max_size=self.max_message_size,
+            ping_interval=None,  # clients keep the line alive with {"event":"ping"}
+            close_timeout=2.0,
+        )
         if self.market_rate > 0:
             self._spawn(self._market_loop())
         logger.info("OKEx v1 simulator listening on %s", self.url())
-
-    async def stop(self) -> None:
-        server, self._server = self._server, None
-        for task in list(self._tasks):
-            task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
-        self._tasks.clear()
-        if server is not None:
-            server.close()
-            await server.wait_closed()
-            logger.info("OKEx v1 simulator stopped")
-        self._cleanup_tls()
-
-    async def __aenter__(self) -> Self:
-        await self.start()
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.stop()
-
-    def url(self, path: str = PATH) -> str:
-        """``ws://127.0.0.1:PORT/ws/v1`` (``wss://`` with TLS). Valid after start()."""
-        if self._server is None:
-            raise SandboxError("the OKEx v1 simulator is not running; call start() first")
-        scheme = "wss" if self.tls else "ws"
-        host = f"[{self.host}]" if ":" in self.host else self.host
-        return f"{scheme}://{host}:{self.port}{path}"
-
-    @property
-    def ssl_context_for_clients(self) -> ssl.SSLContext | None:
-        """A client context trusting the simulator's self-signed certificate (TLS only)."""
-        return self._client_ssl
-
-    @property
-    def ca_file(self) -> str | None:
-        """PEM file of the self-signed certificate, for clients configured by file (TLS only)."""
-        return None if self._ca_file is None else str(self._ca_file)
-
-    def _prepare_tls(self) -> None:
-        from bridge.sandbox.tls import client_ssl_context, make_self_signed, server_ssl_context
-
-        self._tls_dir = Path(tempfile.mkdtemp(prefix="okex-v1-sim-tls-"))
-        hostnames = ["localhost", "127.0.0.1"]
-        if self.host not in hostnames:
-            hostnames.append(self.host)
-        cert, key = make_self_signed(self._tls_dir, hostnames, name="okex-v1-sim")
-        self._server_ssl = server_ssl_context(cert, key)
-        self._client_ssl = client_ssl_context(cert)
-        self._ca_file = cert
-
-    def _cleanup_tls(self) -> None:
-        if self._tls_dir is not None:
-            shutil.rmtree(self._tls_dir, ignore_errors=True)
-        self._tls_dir = self._ca_file = self._server_ssl = self._client_ssl = None
-
-    def _spawn(self, coro: Coroutine[Any, Any, None]) -> None:
-        task: asyncio.Task[None] = asyncio.get_running_loop().create_task(coro)
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
 
     # -- observation -----------------------------------------------------------------------------
 
@@ -528,35 +442,12 @@ class OkexV1Simulator:
 
     async def wait_for_subscribers(self, channel: str, n: int = 1, timeout: float = 5.0) -> None:
         """Wait until at least ``n`` live connections are subscribed to ``channel``."""
-        await self._wait_until(
-            lambda: len(self.subscribers(channel)) >= n,
-            timeout,
-            lambda: f"{n} subscriber(s) to {channel!r}; have {len(self.subscribers(channel))}",
+        await self._wait_for_count(
+            lambda: len(self.subscribers(channel)), n, timeout, f"subscriber(s) to {channel!r}"
         )
 
     async def wait_for_connections(self, n: int = 1, timeout: float = 5.0) -> None:
-        await self._wait_until(
-            lambda: len(self._connections) >= n,
-            timeout,
-            lambda: f"{n} connection(s); have {len(self._connections)}",
-        )
-
-    async def _wait_until(
-        self, predicate: Callable[[], bool], timeout: float, describe: Callable[[], str]
-    ) -> None:
-        try:
-            async with asyncio.timeout(timeout):
-                while True:
-                    changed = self._changed  # taken before testing, so no change is missed
-                    if predicate():
-                        return
-                    await changed.wait()
-        except TimeoutError:
-            raise TimeoutError(f"OKEx v1 simulator: timed out waiting for {describe()}") from None
-
-    def _notify_changed(self) -> None:
-        self._changed.set()
-        self._changed = asyncio.Event()
+        await self._wait_for_count(lambda: len(self._connections), n, timeout, "connection(s)")
 
     # -- scripting: market data ------------------------------------------------------------------
 

@@ -37,23 +37,19 @@ import math
 import random
 import re
 import secrets
-import shutil
-import ssl
-import tempfile
 import time
-from collections.abc import Callable, Collection, Coroutine, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from http import HTTPStatus
-from pathlib import Path
-from types import TracebackType
-from typing import Any, Final, Self
+from typing import Any, Final
 from urllib.parse import urlsplit
 
-from websockets.asyncio.server import Server, ServerConnection, serve
+from websockets.asyncio.server import ServerConnection
 from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
 
 from bridge.errors import SandboxError
+from bridge.sandbox.server import SimulatorServer
 
 __all__ = [
     "BUSINESS_PATH",
@@ -287,7 +283,7 @@ class _Book:
 # -- the simulator ----------------------------------------------------------------------------
 
 
-class OkxSimulator:
+class OkxSimulator(SimulatorServer):
     """OKX v5 WebSocket server on loopback. Use ``async with OkxSimulator(...) as sim:``.
 
     ``clock`` is the server's wall clock (Unix seconds) for the login timestamp window;
@@ -295,6 +291,11 @@ class OkxSimulator:
     ``tickers_rate`` / ``books_rate`` (pushes per second, 0 = off) start synthetic market data
     for subscribed instruments, for the demo and benchmarks.
     """
+
+    label = "OKX simulator"
+    default_path = PUBLIC_PATH
+    tls_name = "okx-sim"
+    _log = logger
 
     def __init__(
         self,
@@ -314,9 +315,7 @@ class OkxSimulator:
         books_rate: float = 0.0,
         seed: int = 0,
     ) -> None:
-        self.host = host
-        self.port = port
-        self.tls = tls
+        super().__init__(host=host, port=port, tls=tls)
         self.idle_timeout = idle_timeout
         self.notice_close_delay = notice_close_delay
         self.accounts: dict[str, OkxAccount] = dict(accounts or {})
@@ -339,14 +338,7 @@ class OkxSimulator:
         )
         self._latest_calendar: dict[str, Any] | None = None
         self._connections: dict[str, OkxConnection] = {}
-        self._changed = asyncio.Event()
-        self._server: Server | None = None
-        self._tasks: set[asyncio.Task[None]] = set()
         self._generators: list[asyncio.Task[None]] = []
-        self._tls_dir: Path | None = None
-        self._server_ssl: ssl.SSLContext | None = None
-        self._client_ssl: ssl.SSLContext | None = None
-        self._ca_file: Path | None = None
         self._random = random.Random(seed)
         self._last_prices: dict[str, float] = {}
         self._books: dict[str, _Book] = {}
@@ -354,28 +346,14 @@ class OkxSimulator:
     # -- lifecycle ---------------------------------------------------------------------------
 
     async def start(self) -> None:
-        if self._server is not None:
-            raise SandboxError("the OKX simulator is already running")
-        if self.tls:
-            self._prepare_tls()
-        try:
-            self._server = await serve(
-                self._handle,
-                self.host,
-                self.port,
-                ssl=self._server_ssl,
-                process_request=self._check_path,
-                max_size=self.max_message_size,
-                # OKX clients keep the line alive with the text "ping"; no protocol pings.
-                ping_interval=None,
-                close_timeout=2.0,
-            )
-        except OSError as exc:
-            self._cleanup_tls()
-            raise SandboxError(
-                f"OKX simulator cannot listen on {self.host}:{self.port}: {exc}"
-            ) from exc
-        self.port = self._server.sockets[0].getsockname()[1]
+        await self._listen(
+            self._handle,
+            process_request=self._check_path,
+            max_size=self.max_message_size,
+            # OKX clients keep the line alive with the text "ping"; no protocol pings.
+            ping_interval=None,
+            close_timeout=2.0,
+        )
         if self.tickers_rate > 0:
             self._generators.append(self._spawn(self._tickers_loop()))
         if self.books_rate > 0:
@@ -389,71 +367,6 @@ class OkxSimulator:
             task.cancel()
         await asyncio.gather(*self._generators, return_exceptions=True)
         self._generators = []
-
-    async def stop(self) -> None:
-        server, self._server = self._server, None
-        for task in list(self._tasks):
-            task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
-        self._tasks.clear()
-        if server is not None:
-            server.close()  # closes live connections with 1001 going away
-            await server.wait_closed()
-            logger.info("OKX simulator stopped")
-        self._cleanup_tls()
-
-    async def __aenter__(self) -> Self:
-        await self.start()
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.stop()
-
-    def url(self, path: str = PUBLIC_PATH) -> str:
-        """``ws://127.0.0.1:PORT/ws/v5/public`` (``wss://`` with TLS). Valid after start()."""
-        if self._server is None:
-            raise SandboxError("the OKX simulator is not running; call start() first")
-        scheme = "wss" if self.tls else "ws"
-        host = f"[{self.host}]" if ":" in self.host else self.host
-        return f"{scheme}://{host}:{self.port}{path}"
-
-    @property
-    def ssl_context_for_clients(self) -> ssl.SSLContext | None:
-        """A client context trusting the simulator's self-signed certificate (TLS only)."""
-        return self._client_ssl
-
-    @property
-    def ca_file(self) -> str | None:
-        """PEM file of the self-signed certificate, for clients configured by file (TLS only)."""
-        return None if self._ca_file is None else str(self._ca_file)
-
-    def _prepare_tls(self) -> None:
-        from bridge.sandbox.tls import client_ssl_context, make_self_signed, server_ssl_context
-
-        self._tls_dir = Path(tempfile.mkdtemp(prefix="okx-sim-tls-"))
-        hostnames = ["localhost", "127.0.0.1"]
-        if self.host not in hostnames:
-            hostnames.append(self.host)
-        cert, key = make_self_signed(self._tls_dir, hostnames, name="okx-sim")
-        self._server_ssl = server_ssl_context(cert, key)
-        self._client_ssl = client_ssl_context(cert)
-        self._ca_file = cert
-
-    def _cleanup_tls(self) -> None:
-        if self._tls_dir is not None:
-            shutil.rmtree(self._tls_dir, ignore_errors=True)
-        self._tls_dir = self._ca_file = self._server_ssl = self._client_ssl = None
-
-    def _spawn(self, coro: Coroutine[Any, Any, None]) -> asyncio.Task[None]:
-        task: asyncio.Task[None] = asyncio.get_running_loop().create_task(coro)
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
-        return task
 
     # -- observation ---------------------------------------------------------------------------
 
@@ -472,41 +385,17 @@ class OkxSimulator:
 
     async def wait_for_subscribers(self, channel: str, n: int = 1, timeout: float = 5.0) -> None:
         """Wait until at least ``n`` live connections are subscribed to ``channel``."""
-        await self._wait_until(
-            lambda: len(self.subscribers(channel)) >= n,
-            timeout,
-            lambda: f"{n} subscriber(s) to {channel!r}; have {len(self.subscribers(channel))}",
+        await self._wait_for_count(
+            lambda: len(self.subscribers(channel)), n, timeout, f"subscriber(s) to {channel!r}"
         )
 
     async def wait_for_connections(
         self, n: int = 1, *, path: str | None = None, timeout: float = 5.0
     ) -> None:
         """Wait until at least ``n`` connections (on ``path``, if given) are live."""
-
-        def count() -> int:
-            return len(self._targets(path, None))
-
-        await self._wait_until(
-            lambda: count() >= n, timeout, lambda: f"{n} connection(s); have {count()}"
+        await self._wait_for_count(
+            lambda: len(self._targets(path, None)), n, timeout, "connection(s)"
         )
-
-    async def _wait_until(
-        self, predicate: Callable[[], bool], timeout: float, describe: Callable[[], str]
-    ) -> None:
-        try:
-            async with asyncio.timeout(timeout):
-                while True:
-                    # Take the event before testing, so a change in between is not missed.
-                    changed = self._changed
-                    if predicate():
-                        return
-                    await changed.wait()
-        except TimeoutError:
-            raise TimeoutError(f"OKX simulator: timed out waiting for {describe()}") from None
-
-    def _notify_changed(self) -> None:
-        self._changed.set()
-        self._changed = asyncio.Event()
 
     # -- scripting -----------------------------------------------------------------------------
 

@@ -9,14 +9,11 @@ from __future__ import annotations
 import ast
 import datetime as dt
 import json
-from functools import cache
 from pathlib import Path
 from typing import Any
 
-import fastavro
 import pytest
 import yaml
-from fastavro.validation import validate
 
 from bridge.codec import Codec, decode_single_object
 from bridge.exchanges import adapter_class
@@ -44,9 +41,9 @@ from bridge.exchanges.kraken import (
 from bridge.frame import ConnectionInfo, Frame
 from bridge.settings import Settings
 from tests.fixtures import load_fixture
+from tests.unit.exchanges.schema_helpers import PayloadSchemas
 
 REPO_ROOT = Path(__file__).resolve().parents[3]
-SCHEMAS_DIR = REPO_ROOT / "schemas" / "kraken"
 TOKEN = "WW91ciBhdXRoZW50aWNhdGlvbiB0b2tlbiBnb2VzIGhlcmUu"
 CREDENTIALS = Credentials(token=TOKEN)
 SEED_CONN_ID = "14859574189081089471"  # PROTOCOLS.md's systemStatus: above 2**63
@@ -104,42 +101,22 @@ def dest(
     )
 
 
-PAYLOAD_FILES = {
-    "exchange_bridge.kraken.Ticker": "ticker.v1.avsc",
-    "exchange_bridge.kraken.Ohlc": "ohlc.v1.avsc",
-    "exchange_bridge.kraken.Trade": "trade.v1.avsc",
-    "exchange_bridge.kraken.Spread": "spread.v1.avsc",
-    "exchange_bridge.kraken.Book": "book.v1.avsc",
-    "exchange_bridge.kraken.OpenOrder": "openOrders.v1.avsc",
-    "exchange_bridge.kraken.OwnTrade": "ownTrades.v1.avsc",
-}
+SCHEMAS = PayloadSchemas(
+    "kraken",
+    {
+        "exchange_bridge.kraken.Ticker": "ticker.v1.avsc",
+        "exchange_bridge.kraken.Ohlc": "ohlc.v1.avsc",
+        "exchange_bridge.kraken.Trade": "trade.v1.avsc",
+        "exchange_bridge.kraken.Spread": "spread.v1.avsc",
+        "exchange_bridge.kraken.Book": "book.v1.avsc",
+        "exchange_bridge.kraken.OpenOrder": "openOrders.v1.avsc",
+        "exchange_bridge.kraken.OwnTrade": "ownTrades.v1.avsc",
+    },
+)
 
 
-@cache
-def payload_schema(payload_type: str) -> tuple[Any, tuple[str, ...]]:
-    """The named payload record of a schema file: (fastavro-parsed schema, field names)."""
-    record = json.loads((SCHEMAS_DIR / PAYLOAD_FILES[payload_type]).read_text())
-    (payload_field,) = [f for f in record["fields"] if f["name"] == "payload"]
-    for branch in payload_field["type"]:
-        parsed: Any = fastavro.parse_schema(branch)
-        if parsed["name"] == payload_type:
-            return parsed, tuple(f["name"] for f in branch["fields"])
-    raise AssertionError(f"{payload_type} is not a payload branch")
-
-
-def assert_valid(push: Push) -> None:
-    parsed, field_names = payload_schema(push.payload_type)
-    # fastavro ignores keys a record does not name, so check those separately.
-    assert tuple(push.payload) == field_names
-    assert validate(dict(push.payload), parsed, strict=True)
-
-
-def pushes(events: list[Event]) -> list[Push]:
-    assert all(isinstance(e, Push) for e in events), events
-    for event in events:
-        assert isinstance(event, Push)
-        assert_valid(event)
-    return [e for e in events if isinstance(e, Push)]
+assert_valid = SCHEMAS.assert_valid
+pushes = SCHEMAS.pushes
 
 
 def only(events: list[Event]) -> Event:

@@ -14,13 +14,10 @@ import json
 import random
 import zlib
 from datetime import UTC, datetime, timedelta, timezone
-from functools import cache
 from pathlib import Path
 from typing import Any
 
-import fastavro
 import pytest
-from fastavro.validation import validate
 
 from bridge.exchanges import adapter_class
 from bridge.exchanges.base import Credentials
@@ -45,9 +42,7 @@ from bridge.exchanges.okex_v1 import (
     sign,
 )
 from tests.fixtures import load_fixture
-
-REPO_ROOT = Path(__file__).resolve().parents[3]
-SCHEMAS_DIR = REPO_ROOT / "schemas" / "okex"
+from tests.unit.exchanges.schema_helpers import PayloadSchemas
 
 # The worked example of PROTOCOLS.md's rule, computed by hand with coreutils:
 #   printf 'api_key=c821db84-6fbd-11e4-a9e3-c86000d26d7c&secret_key=12A3B4C5D6E7F8' | md5sum
@@ -139,43 +134,24 @@ ORDERINFO_DEST = dest(
     "ok_spot_orderinfo", "orderinfo", "spot-orderinfo", symbol="bch_btc", order_id="-1"
 )
 
-PAYLOAD_SCHEMA_FILES = {
-    "exchange_bridge.okex.SpotTicker": "spot-ticker.v1.avsc",
-    "exchange_bridge.okex.SpotDepth": "spot-depth.v1.avsc",
-    "exchange_bridge.okex.SpotDeal": "spot-deals.v1.avsc",
-    "exchange_bridge.okex.SpotKline": "spot-kline.v1.avsc",
-    "exchange_bridge.okex.SpotOrder": "spot-order.v1.avsc",
-    "exchange_bridge.okex.SpotOrderResult": "spot-order.v1.avsc",
-    "exchange_bridge.okex.SpotBalance": "spot-balance.v1.avsc",
-    "exchange_bridge.okex.SpotUserInfo": "spot-userinfo.v1.avsc",
-    "exchange_bridge.okex.SpotOrderInfo": "spot-orderinfo.v1.avsc",
-}
+SCHEMAS = PayloadSchemas(
+    "okex",
+    {
+        "exchange_bridge.okex.SpotTicker": "spot-ticker.v1.avsc",
+        "exchange_bridge.okex.SpotDepth": "spot-depth.v1.avsc",
+        "exchange_bridge.okex.SpotDeal": "spot-deals.v1.avsc",
+        "exchange_bridge.okex.SpotKline": "spot-kline.v1.avsc",
+        "exchange_bridge.okex.SpotOrder": "spot-order.v1.avsc",
+        "exchange_bridge.okex.SpotOrderResult": "spot-order.v1.avsc",
+        "exchange_bridge.okex.SpotBalance": "spot-balance.v1.avsc",
+        "exchange_bridge.okex.SpotUserInfo": "spot-userinfo.v1.avsc",
+        "exchange_bridge.okex.SpotOrderInfo": "spot-orderinfo.v1.avsc",
+    },
+)
 
 
-@cache
-def payload_schema(payload_type: str) -> tuple[Any, tuple[str, ...]]:
-    """The named payload record of a schema file: (fastavro-parsed schema, field names)."""
-    record = json.loads((SCHEMAS_DIR / PAYLOAD_SCHEMA_FILES[payload_type]).read_text())
-    (payload_field,) = [f for f in record["fields"] if f["name"] == "payload"]
-    for branch in payload_field["type"]:
-        if isinstance(branch, dict) and f"{branch['namespace']}.{branch['name']}" == payload_type:
-            return fastavro.parse_schema(branch), tuple(f["name"] for f in branch["fields"])
-    raise AssertionError(f"{payload_type} is not a payload branch")
-
-
-def assert_valid(push: Push) -> None:
-    parsed, field_names = payload_schema(push.payload_type)
-    # fastavro ignores keys a record does not name, so check those separately.
-    assert tuple(push.payload) == field_names
-    assert validate(dict(push.payload), parsed, strict=True)
-
-
-def pushes(events: list[Event]) -> list[Push]:
-    assert all(isinstance(e, Push) for e in events), events
-    result = [e for e in events if isinstance(e, Push)]
-    for push in result:
-        assert_valid(push)
-    return result
+assert_valid = SCHEMAS.assert_valid
+pushes = SCHEMAS.pushes
 
 
 def only_push(events: list[Event]) -> Push:

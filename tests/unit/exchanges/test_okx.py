@@ -11,13 +11,10 @@ import hashlib
 import hmac
 import json
 import random
-from functools import cache
 from pathlib import Path
 from typing import Any
 
-import fastavro
 import pytest
-from fastavro.validation import validate
 
 from bridge.exchanges import adapter_class
 from bridge.exchanges.base import Credentials
@@ -36,9 +33,7 @@ from bridge.exchanges.events import (
 )
 from bridge.exchanges.okx import MAX_ARGS_BYTES, OkxAdapter, destination_for, login_sign
 from tests.fixtures import FIXTURES_DIR, load_fixture
-
-REPO_ROOT = Path(__file__).resolve().parents[3]
-SCHEMAS_DIR = REPO_ROOT / "schemas" / "okx"
+from tests.unit.exchanges.schema_helpers import PayloadSchemas
 
 STATUS = {"channel": "status"}
 CALENDAR = {"channel": "economic-calendar"}
@@ -107,38 +102,18 @@ TICKERS_DEST = dest(TICKERS, key="BTC-USDT")
 BOOKS_DEST = dest(BOOKS, key="BTC-USDT")
 
 
-PAYLOAD_SCHEMA_FILES = {
-    "exchange_bridge.okx.Status": "status.v1.avsc",
-    "exchange_bridge.okx.EconomicCalendar": "economic-calendar.v1.avsc",
-    "exchange_bridge.okx.ChannelData": "channel.v1.avsc",
-}
+SCHEMAS = PayloadSchemas(
+    "okx",
+    {
+        "exchange_bridge.okx.Status": "status.v1.avsc",
+        "exchange_bridge.okx.EconomicCalendar": "economic-calendar.v1.avsc",
+        "exchange_bridge.okx.ChannelData": "channel.v1.avsc",
+    },
+)
 
 
-@cache
-def payload_schema(payload_type: str) -> tuple[Any, tuple[str, ...]]:
-    """The named payload record of a schema file: (fastavro-parsed schema, field names)."""
-    record = json.loads((SCHEMAS_DIR / PAYLOAD_SCHEMA_FILES[payload_type]).read_text())
-    (payload_field,) = [f for f in record["fields"] if f["name"] == "payload"]
-    for branch in payload_field["type"]:
-        parsed: Any = fastavro.parse_schema(branch)
-        if parsed["name"] == payload_type:
-            return parsed, tuple(f["name"] for f in branch["fields"])
-    raise AssertionError(f"{payload_type} is not a payload branch")
-
-
-def assert_valid(push: Push) -> None:
-    parsed, field_names = payload_schema(push.payload_type)
-    # fastavro ignores keys a record does not name, so check those separately.
-    assert tuple(push.payload) == field_names
-    assert validate(dict(push.payload), parsed, strict=True)
-
-
-def pushes(events: list[Event]) -> list[Push]:
-    assert all(isinstance(e, Push) for e in events), events
-    for event in events:
-        assert isinstance(event, Push)
-        assert_valid(event)
-    return [e for e in events if isinstance(e, Push)]
+assert_valid = SCHEMAS.assert_valid
+pushes = SCHEMAS.pushes
 
 
 def only(events: list[Event]) -> Event:
