@@ -9,8 +9,10 @@ import re
 import signal
 import sys
 import time
+from collections.abc import AsyncIterator
 from pathlib import Path
 
+import pytest
 import yaml
 
 from bridge.sandbox.kafka import SandboxKafka
@@ -193,12 +195,23 @@ def write_config(path: Path, bootstrap: str, prefix: str, url: str, **extra: obj
     return path
 
 
+@pytest.fixture(autouse=True)
+async def no_bridge_left_behind() -> AsyncIterator[None]:
+    yield
+    while BridgeProcess.live:
+        await BridgeProcess.live.pop().kill()
+
+
 class BridgeProcess:
     """``bridge run`` as a subprocess whose log is read all the time: a pipe nobody drains
     fills up (aiokafka logs every failed reconnect) and blocks the process on its next log."""
 
+    live: list[BridgeProcess] = []
+    """Started and not yet reaped: killed after each test, so a failing test leaves none."""
+
     def __init__(self, proc: asyncio.subprocess.Process) -> None:
         self.proc = proc
+        BridgeProcess.live.append(self)
         self.lines: list[str] = []
         self._changed = asyncio.Event()
         self._reader = asyncio.create_task(self._read())
@@ -216,6 +229,11 @@ class BridgeProcess:
             env={**os.environ, "PYTHONUNBUFFERED": "1"},
         )
         return cls(proc)
+
+    async def kill(self) -> None:
+        if self.proc.returncode is None:
+            self.proc.kill()
+            await self.proc.wait()
 
     async def _read(self) -> None:
         assert self.proc.stderr is not None

@@ -132,20 +132,25 @@ async def run_and_search(kafka: SandboxKafka, tmp_path: Path) -> None:
                 stderr=log,
                 env=env,
             )
-            metrics = await wait_for_metrics(log_path)
-            kraken.new_order_and_fill()  # private pushes on the token-authenticated connection
-            # Kraken documents the token as a field of subscriptionStatus: an exchange that
-            # echoes a credential must not get it into the raw topic or the dead letters.
-            echo = (
-                '{"channelName":"openOrders","event":"subscriptionStatus","status":"subscribed",'
-                f'"subscription":{{"name":"openOrders","token":"{SECRETS["kraken_token"]}"}}}}'
-            )
-            await kraken.send_raw(echo, path=AUTH_PATH)
-            await okx.send_raw(f'{{"event":"odd","apiKey":"{SECRETS["okx_key"]}"}}')
-            await asyncio.sleep(3)
-            metrics += scrape(metrics_url(log_path))
-            proc.send_signal(signal.SIGTERM)
-            assert await asyncio.wait_for(proc.wait(), 30) == 0
+            try:
+                metrics = await wait_for_metrics(log_path)
+                kraken.new_order_and_fill()  # private pushes on the token-authenticated connection
+                # Kraken documents the token as a field of subscriptionStatus: an exchange that
+                # echoes a credential must not get it into the raw topic or the dead letters.
+                echo = (
+                    '{"channelName":"openOrders","event":"subscriptionStatus","status":"subscribed",'
+                    f'"subscription":{{"name":"openOrders","token":"{SECRETS["kraken_token"]}"}}}}'
+                )
+                await kraken.send_raw(echo, path=AUTH_PATH)
+                await okx.send_raw(f'{{"event":"odd","apiKey":"{SECRETS["okx_key"]}"}}')
+                await asyncio.sleep(3)
+                metrics += scrape(metrics_url(log_path))
+                proc.send_signal(signal.SIGTERM)
+                assert await asyncio.wait_for(proc.wait(), 30) == 0
+            finally:
+                if proc.returncode is None:  # a failed assertion must not leave a bridge
+                    proc.kill()
+                    await proc.wait()
     log_text = log_path.read_text()
     assert "DEBUG" in log_text and "> TEXT" in log_text  # verbose, frames included
     # economic-calendar, ok_spot_userinfo and openOrders/ownTrades need a login or a token
