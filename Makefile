@@ -4,7 +4,7 @@ PYTHON ?= python3
 PYTEST_ARGS ?=
 
 .DEFAULT_GOAL := help
-.PHONY: help install test demo lint kafka tools
+.PHONY: help install test demo lint kafka tools bench
 
 help: ## list the targets
 	@echo "make targets:"
@@ -41,3 +41,10 @@ tools: ## install prometheus (apt) and helm + CRDs for tests/deploy
 		|| { sudo=$$( [ "$$(id -u)" = 0 ] || echo sudo ); $$sudo apt-get update -q \
 		&& DEBIAN_FRONTEND=noninteractive $$sudo apt-get install -y -q --no-install-recommends prometheus; }
 	bash tests/deploy/install-tools.sh
+
+# Not part of `make test`: about 6 minutes on 2 cores (BENCH_ARGS=--quick: about 2).
+BENCH_ARGS ?=
+bench: ## benchmarks against ceilings and a baseline (docs/PERFORMANCE.md)
+	@$(PYTHON) -c 'import bridge, matplotlib, cryptography' 2>/dev/null \
+		|| $(PYTHON) -m pip install -e '.[bench]'
+	$(PYTHON) -m bench.perf --json bench/perf/last-run.json --plot docs/performance/latency.png $(BENCH_ARGS)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 from collections import deque
+from typing import Any
 
 from bridge.codec import Codec, OutRecord
 from bridge.exchanges.events import (
@@ -63,6 +64,10 @@ class Pipeline:
         # Under the drop policy: (topic, key) -> (destination, records dropped since the last
         # record that got through). The next record that gets through is preceded by a marker.
         self._gaps: dict[tuple[str, str], tuple[Destination, int]] = {}
+        # Labelled metric children, looked up once: labels() costs more than the increment,
+        # and it ran for every event. The label sets are few (connections x channels x types).
+        self._event_counters: dict[tuple[str, str, str], Any] = {}
+        self._push_metrics: dict[tuple[str, str, str], tuple[Any, Any]] = {}
 
     async def deliver(
         self, conn: ConnectionInfo, frame: Frame, events: list[Event], recent: RecentPushes
@@ -70,7 +75,11 @@ class Pipeline:
         if self.raw_topics:
             await self._send(self.codec.raw_record(conn, frame), frame)
         for event in events:
-            self.metrics.events.labels(conn.exchange, conn.connection, type(event).__name__).inc()
+            labels = (conn.exchange, conn.connection, type(event).__name__)
+            counter = self._event_counters.get(labels)
+            if counter is None:
+                counter = self._event_counters[labels] = self.metrics.events.labels(*labels)
+            counter.inc()
             match event:
                 case Unrecognized():
                     await self.dead_letter(conn, frame, "classify", event.reason)
@@ -164,12 +173,19 @@ class Pipeline:
 
     def _observe_push(self, conn: ConnectionInfo, frame: Frame, push: Push) -> None:
         received_s = frame.received_us / 1e6
-        channel = push.destination.channel
-        self.metrics.last_message.labels(conn.exchange, conn.connection, channel).set(received_s)
+        labels = (conn.exchange, conn.connection, push.destination.channel)
+        children = self._push_metrics.get(labels)
+        if children is None:
+            children = self._push_metrics[labels] = (
+                self.metrics.last_message.labels(*labels),
+                self.metrics.event_lag.labels(conn.exchange, push.destination.channel),
+            )
+        last_message, event_lag = children
+        last_message.set(received_s)
         if push.event_time_ms is not None:
             lag = received_s - push.event_time_ms / 1000
             if lag >= 0:  # an exchange clock ahead of ours says nothing about lag
-                self.metrics.event_lag.labels(conn.exchange, channel).observe(lag)
+                event_lag.observe(lag)
 
     async def _send(self, record: OutRecord, frame: Frame) -> bool:
         return await self.publisher.send(record, frame.received_us)

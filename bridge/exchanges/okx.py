@@ -167,14 +167,21 @@ _GENERIC_SCHEMA = "okx/channel"
 _GENERIC_PAYLOAD_TYPE = "exchange_bridge.okx.ChannelData"
 
 _MAX_LONG = 2**63 - 1
+_MAX_REMEMBERED_ARGS = 1024
 
 
 class _BadElement(Exception):
     """One pushed element cannot be typed; it becomes Unrecognized, its siblings still go."""
 
 
+# Built once: json.dumps and json.loads with any option build a new encoder or decoder on
+# every call, which costs more than encoding a small element. Same output as those calls.
+_COMPACT = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
+_CANONICAL = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, sort_keys=True).encode
+
+
 def _compact(value: Any) -> str:
-    return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+    return _COMPACT(value)
 
 
 def _text(value: Any) -> str:
@@ -225,8 +232,7 @@ def _event_time(element: Any) -> int | None:
 def _identity(action: str | None, element: Any) -> str:
     # Keys sorted: two server builds (old and new connection during a handover) may order
     # keys differently. Hashed: the session keeps identities in a window, so keep them short.
-    canonical = json.dumps(element, separators=(",", ":"), ensure_ascii=False, sort_keys=True)
-    text = f"{action or ''}\n{canonical}"
+    text = f"{action or ''}\n{_CANONICAL(element)}"
     # surrogatepass: a lone surrogate from a JSON escape still has an identity
     return hashlib.blake2b(text.encode("utf-8", "surrogatepass"), digest_size=16).hexdigest()
 
@@ -248,6 +254,16 @@ def _json_type(value: Any) -> str:
 def _reject_constant(name: str) -> Any:
     # json accepts NaN and Infinity, which are not JSON and which json.dumps would echo back.
     raise ValueError(f"{name} is not JSON")
+
+
+_DECODER = json.JSONDecoder(parse_constant=_reject_constant)
+
+
+def _loads(text: str) -> Any:
+    """``json.loads(text, parse_constant=_reject_constant)`` with the decoder built once."""
+    if text.startswith("\ufeff"):
+        raise json.JSONDecodeError("Unexpected UTF-8 BOM (decode using utf-8-sig)", text, 0)
+    return _DECODER.decode(text)
 
 
 # --- subscription arguments ----------------------------------------------------------------------
@@ -352,6 +368,7 @@ class OkxAdapter(Adapter):
         if first_request_id < 0:
             raise ValueError("first_request_id must not be negative")
         self._first_request_id = first_request_id
+        self._push_destinations: dict[tuple[tuple[str, Any], ...], Destination] = {}
         # Configured args with string values, in configuration order, without duplicates.
         self.subscriptions = []
         self._configured: set[ArgKey] = set()
@@ -457,7 +474,7 @@ class OkxAdapter(Adapter):
         if not text.strip():
             return [Unrecognized(reason="empty frame")]
         try:
-            message = json.loads(text, parse_constant=_reject_constant)
+            message = _loads(text)
         except json.JSONDecodeError as exc:
             return [Unrecognized(reason=f"not JSON: {exc.msg} at char {exc.pos}")]
         except (ValueError, RecursionError) as exc:
@@ -588,9 +605,30 @@ class OkxAdapter(Adapter):
             ExchangeError(code=code, message=text, request_id=request_id, exchange_conn_id=conn_id)
         ]
 
+    def _push_destination(self, value: Any) -> Destination | None:
+        """``destination_for(_echoed_arg(value))``, remembered per arg: a connection pushes
+        the same few args over and over. Only args whose values are all strings are
+        remembered (as OKX sends them), so two args that differ only in type never share
+        an entry; the memory is bounded whatever the server sends."""
+        if not isinstance(value, dict):
+            return None
+        key = tuple(value.items())
+        if all(type(v) is str for _, v in key):
+            found = self._push_destinations.get(key)
+            if found is None:
+                arg = _echoed_arg(value)
+                if arg is None:
+                    return None
+                if len(self._push_destinations) >= _MAX_REMEMBERED_ARGS:
+                    self._push_destinations.clear()
+                found = self._push_destinations[key] = destination_for(arg)
+            return found
+        arg = _echoed_arg(value)
+        return None if arg is None else destination_for(arg)
+
     def _on_push(self, message: dict[str, Any], conn_id: str | None) -> list[Event]:
-        arg = _echoed_arg(message.get("arg"))
-        if arg is None:
+        destination = self._push_destination(message.get("arg"))
+        if destination is None:
             return [
                 Unrecognized(
                     reason="push without an arg object with a channel", exchange_conn_id=conn_id
@@ -608,7 +646,6 @@ class OkxAdapter(Adapter):
         if action is not None and not isinstance(action, str):
             return [Unrecognized(reason="push action is not a string", exchange_conn_id=conn_id)]
 
-        destination = destination_for(arg)
         typed = _TYPED_CHANNELS.get(destination.channel)
         events: list[Event] = []
         for index, element in enumerate(data):

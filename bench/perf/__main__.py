@@ -1,0 +1,3 @@
+from bench.perf.run import main
+
+main()
