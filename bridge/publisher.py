@@ -60,6 +60,11 @@ class Publisher:
         self.stall_seconds = stall_seconds
         metrics.buffer_max_records.set(buffer_max_records)
         metrics.buffer_max_bytes.set(buffer_max_bytes)
+        # Read at scrape time: setting gauges twice per record cost more than the record.
+        metrics.buffer_records.set_function(lambda: self.buffered_records)
+        metrics.buffer_bytes.set_function(lambda: self.buffered_bytes)
+        # Labelled children looked up once per topic: labels() costs more than inc().
+        self._topic_counters: dict[str, tuple[Any, Any]] = {}
         self._producer: AIOKafkaProducer | None = None
         self._connected = False
         self._failing = False
@@ -189,9 +194,19 @@ class Publisher:
                 self._space.clear()
                 await self._space.wait()
         self._reserve(size)
-        self.metrics.records_enqueued.labels(record.topic).inc()
+        self._counters(record.topic)[0].inc()
         await self._produce(record, size, received_us)
         return True
+
+    def _counters(self, topic: str) -> tuple[Any, Any]:
+        """(enqueued, delivered) counters of one topic."""
+        counters = self._topic_counters.get(topic)
+        if counters is None:
+            counters = self._topic_counters[topic] = (
+                self.metrics.records_enqueued.labels(topic),
+                self.metrics.records_delivered.labels(topic),
+            )
+        return counters
 
     @property
     def full(self) -> bool:
@@ -210,14 +225,10 @@ class Publisher:
         self.buffered_records += 1
         self.buffered_bytes += size
         self._empty.clear()
-        self.metrics.buffer_records.set(self.buffered_records)
-        self.metrics.buffer_bytes.set(self.buffered_bytes)
 
     def _release(self, size: int) -> None:
         self.buffered_records -= 1
         self.buffered_bytes -= size
-        self.metrics.buffer_records.set(self.buffered_records)
-        self.metrics.buffer_bytes.set(self.buffered_bytes)
         if self.buffered_records == 0:
             self._empty.set()
         self._space.set()
@@ -246,7 +257,7 @@ class Publisher:
         self._failing = False
         self._last_progress = time.monotonic()
         self.delivered += 1
-        self.metrics.records_delivered.labels(record.topic).inc()
+        self._counters(record.topic)[1].inc()
         self.metrics.delivery_lag.observe(max(0.0, time.time() - received_us / 1e6))
         self._release(size)
 
