@@ -159,6 +159,8 @@ _ECONOMIC_CALENDAR = _TypedChannel(
         "ccy": _T,
         "unit": _T,
         "ts": _MS,
+        # v2: documented on OKX's REST calendar (0: the time is known, 1: only the date)
+        "dateSpan": _T,
     },
 )
 

@@ -106,7 +106,7 @@ SCHEMAS = PayloadSchemas(
     "okx",
     {
         "exchange_bridge.okx.Status": "status.v1.avsc",
-        "exchange_bridge.okx.EconomicCalendar": "economic-calendar.v1.avsc",
+        "exchange_bridge.okx.EconomicCalendar": "economic-calendar.v2.avsc",
         "exchange_bridge.okx.ChannelData": "channel.v1.avsc",
     },
 )
@@ -781,6 +781,7 @@ def test_economic_calendar_push() -> None:
         "ccy": "",
         "unit": "",
         "ts": 1698648096590,
+        "dateSpan": None,
         "extra": {},
     }
     assert push.payload["importance"] == "2"
@@ -1138,3 +1139,16 @@ def test_redact_masks_every_credential_an_exchange_might_echo() -> None:
     assert adapter.redact(echoed) == '{"apiKey":"***","x":"***"}'
     assert adapter.redact(echoed.encode()) == b'{"apiKey":"***","x":"***"}'
     assert OkxAdapter([{"channel": "status"}]).redact(echoed) == echoed
+
+
+def test_economic_calendar_date_span_is_a_typed_field_from_v2() -> None:
+    adapter = OkxAdapter([{"channel": "economic-calendar"}])
+    frame = json.dumps(
+        {
+            "arg": {"channel": "economic-calendar"},
+            "data": [{"calendarId": "1", "date": "1597026383085", "dateSpan": "1"}],
+        }
+    )
+    [push] = [e for e in adapter.receive(frame) if isinstance(e, Push)]
+    assert push.payload["dateSpan"] == "1"
+    assert push.payload["extra"] == {}
