@@ -105,10 +105,10 @@ class Bridge:
         )
 
     def _limiter(self, cls: type[Adapter]) -> ConnectLimiter | None:
-        if cls.min_connect_interval_seconds <= 0:
+        if cls.connect_limit is None:
             return None
         if cls.exchange not in self._limiters:
-            self._limiters[cls.exchange] = ConnectLimiter(cls.min_connect_interval_seconds)
+            self._limiters[cls.exchange] = ConnectLimiter(*cls.connect_limit)
         return self._limiters[cls.exchange]
 
     def _init_metrics(self) -> None:

@@ -24,6 +24,7 @@ import logging
 import random
 import ssl
 import time
+from collections import deque
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
@@ -109,20 +110,26 @@ def failure_reason(exc: BaseException) -> str:
 
 
 class ConnectLimiter:
-    """Spaces connection attempts to one exchange by ``interval`` seconds, across every session
-    that holds it: exchanges limit connects per IP, not per connection."""
+    """At most ``count`` connection attempts to one exchange in any ``window`` seconds, across
+    every session that holds it: exchanges limit connects per IP, not per connection
+    (OKX 3 per second, Kraken about 150 per 10 minutes)."""
 
-    def __init__(self, interval: float) -> None:
-        self.interval = interval
-        self._next = 0.0
+    def __init__(self, count: int, window: float) -> None:
+        self.count = count
+        self.window = window
+        self._recent: deque[float] = deque()
         self._lock = asyncio.Lock()
 
     async def wait(self) -> None:
         async with self._lock:
-            now = time.monotonic()
-            if self._next > now:
-                await asyncio.sleep(self._next - now)
-            self._next = max(now, self._next) + self.interval
+            while True:
+                now = time.monotonic()
+                while self._recent and now - self._recent[0] >= self.window:
+                    self._recent.popleft()
+                if len(self._recent) < self.count:
+                    self._recent.append(now)
+                    return
+                await asyncio.sleep(self.window - (now - self._recent[0]))
 
 
 # --- one WebSocket connection ----------------------------------------------------------------

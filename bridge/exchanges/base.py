@@ -48,7 +48,11 @@ class Adapter(ABC):
     """Send :meth:`ping` after this long without receiving anything."""
 
     min_connect_interval_seconds: ClassVar[float] = 0.0
-    """The exchange's connection rate limit, as the shortest wait between two connects."""
+    """The shortest wait before a session reconnects (its backoff floor)."""
+
+    connect_limit: ClassVar[tuple[int, float] | None] = None
+    """The exchange's connection rate limit per IP: (connects, per seconds), shared by every
+    connection of the bridge to this exchange; None when it has none."""
 
     def __init__(
         self,

@@ -634,6 +634,8 @@ class KrakenAdapter(Adapter):
     # (one per 4 s on average), and asks clients to wait at least 5 s before reconnecting
     # after maintenance. One connect per 5 s satisfies both.
     min_connect_interval_seconds: ClassVar[float] = 5.0
+    # about 150 connects per rolling 10 minutes per IP before a 10 minute ban
+    connect_limit = (150, 600.0)
 
     def __init__(
         self,

@@ -355,6 +355,7 @@ class OkxAdapter(Adapter):
     # OKX allows 3 connection requests per second per IP; the margin absorbs the spread of
     # handshake latencies, so three connects never land inside one second.
     min_connect_interval_seconds = 0.35
+    connect_limit = (3, 1.05)
     """OKX closes a connection after 30 s without traffic (close 4004); ping well before."""
 
     def __init__(
