@@ -2,8 +2,8 @@
 
 Not used by the bridge. ``bench.perf.bridge_runner`` swaps it in for ``bridge.publisher.
 Publisher`` when its configuration says ``"publisher": "batching"`` (the scenarios named
-``...-batching-experiment``; ``"lean-batching"``: :class:`LeanBatchingPublisher`), to
-measure end to end what the producer-side recommendation in docs/PERFORMANCE.md would give.
+``...-publisher-experiment``), to measure end to end what the producer-side recommendation in
+docs/PERFORMANCE.md would give.
 
 Everything but the hand-over is the bridge's own publisher (inherited): the buffer and its
 overflow policy, metrics, retries, flush and stop. Only ``_produce`` differs: instead of one
@@ -19,7 +19,6 @@ aiokafka's partitioner over the key.
 from __future__ import annotations
 
 import asyncio
-import time
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -135,72 +134,3 @@ class BatchingPublisher(Publisher):
                 self._on_done(done, record, size, received_us)
 
         future.add_done_callback(settle)
-
-
-class LeanBatchingPublisher(BatchingPublisher):
-    """The batching experiment plus the per-record bookkeeping made cheap: labelled metric
-    children looked up once per topic, and the buffer gauges read when scraped
-    (``set_function``) instead of set twice per record. Same behaviour otherwise (the bodies
-    are the bridge publisher's, with those two changes)."""
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self._enqueued: dict[str, Any] = {}
-        self._delivered: dict[str, Any] = {}
-        self.metrics.buffer_records.set_function(lambda: self.buffered_records)
-        self.metrics.buffer_bytes.set_function(lambda: self.buffered_bytes)
-
-    async def send(self, record: OutRecord, received_us: int, *, force: bool = False) -> bool:
-        size = len(record.value) + (len(record.key) if record.key else 0)
-        if self._full(size):
-            if self.overflow == "drop" and not force:
-                self.dropped += 1
-                self.metrics.records_dropped.labels(record.topic).inc()
-                return False
-            while self._full(size):
-                self._space.clear()
-                await self._space.wait()
-        self._reserve(size)
-        counter = self._enqueued.get(record.topic)
-        if counter is None:
-            counter = self._enqueued[record.topic] = self.metrics.records_enqueued.labels(
-                record.topic
-            )
-        counter.inc()
-        await self._produce(record, size, received_us)
-        return True
-
-    def _reserve(self, size: int) -> None:
-        if self.buffered_records == 0:
-            self._last_progress = time.monotonic()
-        self.buffered_records += 1
-        self.buffered_bytes += size
-        self._empty.clear()
-
-    def _release(self, size: int) -> None:
-        self.buffered_records -= 1
-        self.buffered_bytes -= size
-        if self.buffered_records == 0:
-            self._empty.set()
-        self._space.set()
-
-    def _on_done(
-        self, future: asyncio.Future[Any], record: OutRecord, size: int, received_us: int
-    ) -> None:
-        if future.cancelled():
-            return
-        exc = future.exception()
-        if exc is not None:
-            self._failed(record, size, received_us, exc)
-            return
-        self._failing = False
-        self._last_progress = time.monotonic()
-        self.delivered += 1
-        counter = self._delivered.get(record.topic)
-        if counter is None:
-            counter = self._delivered[record.topic] = self.metrics.records_delivered.labels(
-                record.topic
-            )
-        counter.inc()
-        self.metrics.delivery_lag.observe(max(0.0, time.time() - received_us / 1e6))
-        self._release(size)

@@ -137,11 +137,10 @@ def _emit(message: dict[str, Any]) -> None:
 async def _run(settings: Settings, tune_gc: bool, publisher: str) -> None:
     publisher_class = Publisher
     if publisher != "bridge":
-        from bench.perf.batching_publisher import BatchingPublisher, LeanBatchingPublisher
+        from bench.perf.batching_publisher import BatchingPublisher
         from bridge import app
 
-        experiments = {"batching": BatchingPublisher, "lean-batching": LeanBatchingPublisher}
-        publisher_class = experiments[publisher]
+        publisher_class = {"batching": BatchingPublisher}[publisher]
         app.Publisher = publisher_class  # type: ignore[misc]
     probe = _Probe()
     probe.install(publisher_class)

@@ -24,7 +24,7 @@ import json
 import random
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -48,7 +48,6 @@ class Stream:
     description: str
     instrument: str = ""
     """The instrument the frames name (replaced per subscription in multi-subscription runs)."""
-    extra: dict[str, Any] = field(default_factory=dict)
 
 
 STREAMS: dict[str, Stream] = {

@@ -36,6 +36,16 @@ def plot(report: dict[str, Any], out: Path) -> None:
     ]
     for r in noraw:
         ax.plot([r["asked"]], [r["latency_ms"]["p99"]], "kx", label="p99, raw topic off")
+    repeats = [r for r in report["summary"]["latency"] if "-5k-okx-books-repeat" in r["scenario"]]
+    if repeats:
+        ax.plot(
+            [r["asked"] for r in repeats],
+            [r["latency_ms"]["p99"] for r in repeats],
+            "^",
+            color="tab:green",
+            fillstyle="none",
+            label="p99, 5k repeated",
+        )
     experiment = sorted(
         (r for r in report["summary"]["latency"] if r["scenario"].endswith("publisher-experiment")),
         key=lambda r: r["asked"],

@@ -8,7 +8,9 @@ Processes (each its own, so each one's CPU is its own):
   pre-encoded frames) and one client on its stream: the bridge (:mod:`bench.perf.bridge_runner`),
   the receive-only ceiling or the plain-loop baseline (:mod:`bench.perf.clients`);
 * Kafka's ProducerPerformance from the broker's jars (the broker ceiling);
-* the per-stage CPU breakdown (:mod:`bench.perf.stages`).
+* the per-stage CPU breakdown (:mod:`bench.perf.stages`) and the producer experiment
+  (:mod:`bench.perf.producer_experiment`; the bridge with an experimental batching publisher,
+  :mod:`bench.perf.batching_publisher`, runs as scenarios ``...-publisher-experiment``).
 
 After each bridge scenario the harness reads every topic's end offset from Kafka and checks it
 against what the bridge says it delivered, and checks that the bridge read every frame the
@@ -131,7 +133,6 @@ class Harness:
         self.kafka: Any = None
         self.registry: Any = None
         self.runs: list[Run] = []
-        self.extra: dict[str, Any] = {}
 
     # -- environment ---------------------------------------------------------------------------
 
@@ -500,7 +501,7 @@ async def main_async(args: argparse.Namespace) -> dict[str, Any]:
                 )
 
         say("experiment: the bridge with a batching publisher (bench/perf/batching_publisher.py)")
-        experiment = "lean-batching"
+        experiment = "batching"
         await h.run(
             "bridge-max-okx-books-publisher-experiment", "bridge", "okx-books", publisher=experiment
         )
