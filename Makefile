@@ -21,7 +21,9 @@ test: ## run the test suite (installs first if needed)
 		|| $(MAKE) --no-print-directory install
 	$(PYTHON) -m pytest -q $(PYTEST_ARGS)
 
-demo: ## run the demo (simulators + sandbox Kafka + bridge)
+demo: ## run the demo (simulators + sandbox Kafka + bridge; installs first if needed)
+	@$(PYTHON) -c 'import importlib.metadata as m; m.version("exchange-bridge"); import bridge, aiokafka, cryptography' 2>/dev/null \
+		|| $(MAKE) --no-print-directory install
 	$(PYTHON) -m bridge demo
 
 lint: ## ruff + mypy (each only if installed: pip install -e '.[dev]')
