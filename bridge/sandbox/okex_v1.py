@@ -61,7 +61,7 @@ from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
 
 from bridge.errors import SandboxError
-from bridge.sandbox.server import SimulatorServer
+from bridge.sandbox.server import SimulatorServer, run_standalone
 
 __all__ = [
     "DEFAULT_SYMBOLS",
@@ -1187,18 +1187,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     parser.add_argument("-v", "--verbose", action="store_true", help="log every frame")
     options = parser.parse_args(argv)
-    logging.basicConfig(
-        level=logging.DEBUG if options.verbose else logging.INFO,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
-    try:
-        asyncio.run(_serve_forever(options))
-    except KeyboardInterrupt:
-        pass
-    except SandboxError as exc:
-        print(f"error: {exc}")
-        return 1
-    return 0
+    return run_standalone(_serve_forever(options), verbose=options.verbose)
 
 
 if __name__ == "__main__":

@@ -172,3 +172,20 @@ class SimulatorServer:
     def _notify_changed(self) -> None:
         self._changed.set()
         self._changed = asyncio.Event()
+
+
+def run_standalone(serve: Coroutine[Any, Any, None], *, verbose: bool) -> int:
+    """The end of every simulator's ``python -m bridge.sandbox.<exchange>``: log to stderr,
+    serve until Ctrl-C, report a start-up failure as an exit code instead of a traceback."""
+    logging.basicConfig(
+        level=logging.DEBUG if verbose else logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    try:
+        asyncio.run(serve)
+    except KeyboardInterrupt:
+        pass
+    except SandboxError as exc:
+        print(f"error: {exc}")
+        return 1
+    return 0
