@@ -18,6 +18,7 @@ from bridge.publisher import Publisher
 from bridge.session import ConnectLimiter, Session, SessionOptions
 from bridge.settings import ConnectionSettings, Settings
 from bridge.sharding import owned_connections
+from bridge.topics import group_topics
 
 log = logging.getLogger(__name__)
 
@@ -119,11 +120,7 @@ class Bridge:
             )
             topics.update(d.topic for d in session.destinations)
             group = adapter_class(session.exchange).topic_prefix
-            topics.update(
-                {f"{group}.events", f"{group}.raw"}
-                if self.settings.publisher.raw_topics
-                else {f"{group}.events"}
-            )
+            topics.update(group_topics(group, raw_topics=self.settings.publisher.raw_topics))
         self.metrics.init_topics(sorted(topics))
 
     def readiness_problems(self) -> list[str]:

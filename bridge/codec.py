@@ -16,7 +16,6 @@ The codec also turns adapter events into records: it knows the envelope every to
 
 from __future__ import annotations
 
-import functools
 import io
 import json
 import re
@@ -43,11 +42,18 @@ from bridge.exchanges.events import (
     SubscribeFailed,
 )
 from bridge.frame import ConnectionInfo, Frame
+from bridge.topics import (
+    DEADLETTER_SCHEMA,
+    DEADLETTER_TOPIC,
+    RAW_SCHEMA,
+    check_topic,
+    events_schema,
+    events_topic,
+    raw_topic,
+)
 
 SINGLE_OBJECT_MAGIC = b"\xc3\x01"
 CONFLUENT_MAGIC = b"\x00"
-RAW_SCHEMA = "bridge/raw"
-DEADLETTER_SCHEMA = "bridge/deadletter"
 SUBSCRIPTION_EVENT = "exchange_bridge.SubscriptionEvent"
 SESSION_MARKER = "exchange_bridge.SessionMarker"
 CONNECTION_EVENT = "exchange_bridge.ConnectionEvent"
@@ -230,18 +236,6 @@ class ConfluentEncoder:
         return encode_confluent(schema_id, schema, value)
 
 
-_TOPIC_NAME = re.compile(r"[A-Za-z0-9._-]{1,200}")
-
-
-@functools.lru_cache(maxsize=4096)
-def check_topic(topic: str) -> None:
-    """Raise SchemaError unless ``topic`` is a legal Kafka topic name. Channel names come from
-    the wire; a record for an impossible topic would sit in the producer forever. (Cached:
-    the set of topics is small, and only names that pass are remembered.)"""
-    if not _TOPIC_NAME.fullmatch(topic):
-        raise SchemaError(f"{topic[:80]!r} is not a legal Kafka topic name")
-
-
 @dataclass(frozen=True, slots=True)
 class OutRecord:
     """One Kafka record, ready to send (the topic prefix not yet applied)."""
@@ -259,7 +253,7 @@ class Codec:
     def __init__(
         self,
         store: SchemaStore | None = None,
-        deadletter_topic: str = "bridge.deadletter",
+        deadletter_topic: str = DEADLETTER_TOPIC,
         *,
         encoder: ValueEncoder | None = None,
     ) -> None:
@@ -422,10 +416,10 @@ class Codec:
             conn, frame, destination, SUBSCRIPTION_EVENT, payload, exchange_conn_id=exchange_conn_id
         )
 
-    def events_destination(self, exchange_topic_prefix: str) -> Destination:
+    def events_destination(self, group: str) -> Destination:
         return Destination(
-            topic=f"{exchange_topic_prefix}.events",
-            schema=f"{exchange_topic_prefix}/events",
+            topic=events_topic(group),
+            schema=events_schema(group),
             key="events",
             channel="",
             arg={},
@@ -470,7 +464,7 @@ class Codec:
 
     def raw_record(self, conn: ConnectionInfo, frame: Frame) -> OutRecord:
         value = self._frame_fields(conn, frame)
-        topic = f"{conn.topic_group}.raw"
+        topic = raw_topic(conn.topic_group)
         return OutRecord(
             topic,
             conn.connection.encode(),

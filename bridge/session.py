@@ -21,7 +21,6 @@ import asyncio
 import contextlib
 import itertools
 import logging
-import random
 import ssl
 import time
 from collections import deque
@@ -43,6 +42,7 @@ from bridge.exchanges.events import (
 from bridge.frame import ConnectionInfo, Frame
 from bridge.metrics import Metrics
 from bridge.pipeline import Pipeline, RecentPushes
+from bridge.retry import backoff_delays
 
 log = logging.getLogger(__name__)
 
@@ -73,18 +73,6 @@ def utf8_length(text: str) -> int:
 
 
 # --- reconnection policy: pure, no clock --------------------------------------------------------
-
-
-def backoff_delays(
-    initial: float, maximum: float, *, floor: float = 0.0, rng: Callable[[], float] = random.random
-) -> Iterator[float]:
-    """Capped exponential backoff with full jitter above a floor: the n-th delay is uniform
-    in [floor, floor + min(maximum, initial * 2**n)]. ``floor`` keeps a reconnect from beating
-    the exchange's connection rate limit; the jitter above it keeps connections dropped
-    together from reconnecting in lockstep."""
-    for attempt in itertools.count():
-        cap = min(maximum, initial * 2**attempt)
-        yield floor + rng() * cap
 
 
 def should_retry(exc: BaseException) -> bool:

@@ -8,7 +8,8 @@ import ssl
 import pytest
 from websockets.exceptions import InvalidURI
 
-from bridge.session import backoff_delays, failure_reason, should_retry
+from bridge.retry import backoff_delays
+from bridge.session import failure_reason, should_retry
 
 
 def test_delays_grow_exponentially_up_to_the_cap_with_full_jitter() -> None:

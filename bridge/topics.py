@@ -1,0 +1,76 @@
+"""Topic names, built here and nowhere else.
+
+Two different things prefix a topic name, and this module keeps them apart:
+
+- the **group** of an exchange (``okx``, ``okex``, ``kraken``; ``bridge`` for the bridge's own
+  topics) is the first part of every topic and schema id of that exchange: ``okx.tickers``,
+  ``okx.events``, ``okx.raw``; schema ids ``okx/status``, ``okx/events``;
+- the **Kafka prefix** (``kafka.topic_prefix``) is the operator's: it is prepended to every
+  name when a record is produced or a topic is read, and nowhere else. Every name below is
+  before the Kafka prefix.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+
+from bridge.errors import SchemaError
+
+EVENTS = "events"
+"""Connection-level events of an exchange (logins, notices, errors without a channel)."""
+RAW = "raw"
+"""Every frame of an exchange as received."""
+
+DEADLETTER_TOPIC = "bridge.deadletter"
+"""Default topic for frames that could not be classified or encoded."""
+SCHEMAS_TOPIC = "bridge.schemas"
+"""Default compacted topic of every schema the bridge writes (registry-less mode)."""
+
+RAW_SCHEMA = "bridge/raw"
+DEADLETTER_SCHEMA = "bridge/deadletter"
+
+# Kafka allows 249 characters; 200 leaves room for the operator's Kafka prefix.
+_TOPIC_NAME = re.compile(r"[A-Za-z0-9._-]{1,200}")
+
+
+def channel_topic(group: str, channel: str) -> str:
+    """The topic of one channel of an exchange: ``okx.tickers``, ``kraken.book``."""
+    return f"{group}.{channel}"
+
+
+def events_topic(group: str) -> str:
+    return f"{group}.{EVENTS}"
+
+
+def raw_topic(group: str) -> str:
+    return f"{group}.{RAW}"
+
+
+def events_schema(group: str) -> str:
+    """The schema id of an exchange's events topic: ``okx/events``."""
+    return f"{group}/{EVENTS}"
+
+
+def group_topics(group: str, *, raw_topics: bool) -> list[str]:
+    """The topics every connection of an exchange may write besides its channels."""
+    return [events_topic(group), raw_topic(group)] if raw_topics else [events_topic(group)]
+
+
+def with_prefix(prefix: str, topic: str) -> str:
+    """The name on the broker: the operator's Kafka prefix, then the bridge's name."""
+    return prefix + topic
+
+
+def is_legal(topic: str) -> bool:
+    """Whether ``topic`` is a name the bridge writes: Kafka's legal characters, at most 200."""
+    return _TOPIC_NAME.fullmatch(topic) is not None and topic not in (".", "..")
+
+
+@functools.lru_cache(maxsize=4096)
+def check_topic(topic: str) -> None:
+    """Raise SchemaError unless ``topic`` is a legal Kafka topic name. Channel names come from
+    the wire; a record for an impossible topic would sit in the producer forever. (Cached:
+    the set of topics is small, and only names that pass are remembered.)"""
+    if not is_legal(topic):
+        raise SchemaError(f"{topic[:80]!r} is not a legal Kafka topic name")
