@@ -7,9 +7,9 @@ BridgeError                 root of everything the bridge raises on purpose
 │   └── MissingToolError    java or mvn is not installed
 ├── SchemaError             a schema file is missing or invalid, or a record does not fit it
 │   └── IncompatibleSchemaError  a schema cannot read what the registry's latest version wrote
-├── RegistryError           the schema registry cannot be reached or refused a request
-└── ProtocolError           the exchange violated its protocol beyond one bad frame
-                            (bad frames are events, not exceptions)
+└── RegistryError           the schema registry cannot be reached or refused a request
+
+Bad frames from an exchange are events (``Unrecognized``), not exceptions.
 """
 
 from __future__ import annotations
@@ -42,10 +42,6 @@ class MissingToolError(SandboxError):
 
 class SchemaError(BridgeError):
     """A schema could not be loaded, or a record does not fit its schema."""
-
-
-class ProtocolError(BridgeError):
-    """The peer broke its protocol in a way that ends the connection."""
 
 
 class RegistryError(BridgeError):
