@@ -100,6 +100,7 @@ class Bridge:
             exchange=conn.exchange,
             instance=self.settings.instance_name,
             adapter_factory=make_adapter,
+            destinations=cls.destinations(subscriptions),
             options=options,
             pipeline=self.pipeline,
             metrics=self.metrics,
@@ -119,7 +120,7 @@ class Bridge:
                 session.exchange, session.name, {d.channel for d in session.destinations}
             )
             topics.update(d.topic for d in session.destinations)
-            group = adapter_class(session.exchange).topic_prefix
+            group = adapter_class(session.exchange).topic_group
             topics.update(group_topics(group, raw_topics=self.settings.publisher.raw_topics))
         self.metrics.init_topics(sorted(topics))
 

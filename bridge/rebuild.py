@@ -138,7 +138,7 @@ class _Replayer:
         if raw["frame_type"] == "text":
             data = bytes(raw["data"]).decode("utf-8")
         info = ConnectionInfo(
-            str(raw["exchange"]), cls.topic_prefix, name, connection_id, str(raw["bridge_instance"])
+            str(raw["exchange"]), cls.topic_group, name, connection_id, str(raw["bridge_instance"])
         )
         frame = Frame(data, received_us, sequence)
         events = adapter.receive(data, received_us)

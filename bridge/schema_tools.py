@@ -485,12 +485,12 @@ def written_topics(
     topics: dict[str, Schema] = {codec.deadletter_topic: store.latest("bridge/deadletter")}
     for conn in connections:
         cls = adapter_class(conn.exchange)
-        for destination in cls(conn.subscriptions, conn.adapter_credentials()).destinations():
+        for destination in cls.destinations(conn.subscriptions):
             topics[destination.topic] = store.latest(destination.schema)
-        events = codec.events_destination(cls.topic_prefix)
+        events = codec.events_destination(cls.topic_group)
         topics[events.topic] = store.latest(events.schema)
         if raw_topics:
-            topics[f"{cls.topic_prefix}.raw"] = store.latest("bridge/raw")
+            topics[f"{cls.topic_group}.raw"] = store.latest("bridge/raw")
     return dict(sorted(topics.items()))
 
 

@@ -24,7 +24,7 @@ import logging
 import ssl
 import time
 from collections import deque
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 
 from websockets.asyncio.client import ClientConnection, connect
@@ -171,6 +171,7 @@ class Session:
         exchange: str,
         instance: str,
         adapter_factory: Callable[[], Adapter],
+        destinations: Sequence[Destination],
         options: SessionOptions,
         pipeline: Pipeline,
         metrics: Metrics,
@@ -183,7 +184,7 @@ class Session:
         self.pipeline = pipeline
         self.metrics = metrics
         self.recent = RecentPushes()
-        self.destinations: list[Destination] = adapter_factory().destinations()
+        self.destinations = list(destinations)
         self._attempts = itertools.count(1)
         self._current: _Link | None = None
         self._stopping = asyncio.Event()
@@ -263,7 +264,7 @@ class Session:
         attempt = next(self._attempts)
         adapter = self.adapter_factory()
         info = ConnectionInfo(
-            self.exchange, adapter.topic_prefix, self.name, f"{self.name}#{attempt}", self.instance
+            self.exchange, adapter.topic_group, self.name, f"{self.name}#{attempt}", self.instance
         )
         link = _Link(info, adapter)
         link.task = asyncio.get_running_loop().create_task(

@@ -44,7 +44,7 @@ def _adapter(stream: Stream) -> Adapter:
 
 
 def _info(stream: Stream) -> ConnectionInfo:
-    group = adapter_class(stream.exchange).topic_prefix
+    group = adapter_class(stream.exchange).topic_group
     return ConnectionInfo(stream.exchange, group, "c0", "c0#1", "bench")
 
 

@@ -10,6 +10,13 @@ drives it with a few verbs:
     adapter.tick(now_s)                 about once a second: time-driven protocol actions
 
 One adapter instance serves one WebSocket connection; a reconnect makes a new instance.
+
+:meth:`Adapter.receive` is the same for every exchange: it decodes the frame
+(:meth:`~Adapter.decode_frame`), parses it as strict JSON with numbers as their exact text
+(:meth:`~Adapter.parse`, :mod:`bridge.exchanges.wire`), and hands the value to the adapter's
+:meth:`~Adapter.classify`, inside the one deliberate safety net. An exchange adapter writes its
+classifier, its outbound frames and its configuration; the hooks cover what a protocol does
+differently before the JSON (OKX's plain-text ``pong``, OKEx's compressed binary frames).
 """
 
 from __future__ import annotations
@@ -19,7 +26,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
-from bridge.exchanges.events import Destination, Event
+from bridge.exchanges import wire
+from bridge.exchanges.events import Destination, Event, Unrecognized
 
 OutboundFrame = str | bytes
 
@@ -41,8 +49,9 @@ class Adapter(ABC):
     exchange: ClassVar[str]
     """Exchange name as used in config and topic names: ``okx``, ``okex_v1``, ``kraken``."""
 
-    topic_prefix: ClassVar[str]
-    """Prefix of this exchange's topics: ``okx``, ``okex``, ``kraken``."""
+    topic_group: ClassVar[str]
+    """The group of this exchange's topics and schema ids: ``okx``, ``okex``, ``kraken``
+    (see :mod:`bridge.topics`)."""
 
     keepalive_seconds: ClassVar[float]
     """Send :meth:`ping` after this long without receiving anything."""
@@ -62,6 +71,9 @@ class Adapter(ABC):
         self.subscriptions = [dict(s) for s in subscriptions]
         self.credentials = credentials
         self._outbound: list[OutboundFrame] = []
+        self.exchange_conn_id: str | None = None
+        """The exchange's id for this connection, for protocols that name it once (Kraken's
+        systemStatus); recorded on every Unrecognized event."""
         # Credential values an exchange might echo back (Kraken puts the token in its acks).
         # Short values are left out: they would match ordinary text.
         self._secrets = (
@@ -86,9 +98,11 @@ class Adapter(ABC):
     def validate_subscription(cls, subscription: Mapping[str, Any]) -> None:
         """Raise ValueError with a clear message when a configured subscription is unusable."""
 
+    @classmethod
     @abstractmethod
-    def destinations(self) -> list[Destination]:
-        """The destination of every configured subscription, in configuration order."""
+    def destinations(cls, subscriptions: Sequence[Mapping[str, Any]]) -> list[Destination]:
+        """The destination of every configured subscription, in configuration order (each
+        once). The subscriptions must have passed :meth:`validate_subscription`."""
 
     # -- the verbs ---------------------------------------------------------------------------
 
@@ -96,13 +110,65 @@ class Adapter(ABC):
     def connection_made(self, now_s: float) -> None:
         """A new connection is open; ``now_s`` is Unix time (for login signatures)."""
 
-    @abstractmethod
     def receive(self, data: str | bytes, received_us: int | None = None) -> list[Event]:
         """Classify one inbound WebSocket message. Never raises on bad input: a frame that
         cannot be understood becomes :class:`~bridge.exchanges.events.Unrecognized`.
 
         ``received_us`` is the frame's receive time (Unix microseconds), for protocols whose
         messages carry only part of a timestamp (OKEx v1 deals: a time of day)."""
+        try:
+            events = self._decode_and_classify(data, received_us)
+            if received_us is not None:
+                self.frame_received(received_us)
+            return events
+        except Exception as exc:
+            # Deliberate safety net: receive() must never raise, or a bug here would escape
+            # into the session loop and drop the connection. The frame goes to the dead-letter
+            # topic with this reason (exception type and text), so the bug stays visible.
+            return [self.unrecognized(f"adapter error: {type(exc).__name__}: {exc}")]
+
+    def _decode_and_classify(self, data: str | bytes, received_us: int | None) -> list[Event]:
+        decoded = self.decode_frame(data)
+        if not isinstance(decoded, str):
+            return [decoded]
+        if not decoded.strip():
+            return [self.unrecognized("empty frame")]
+        try:
+            message = self.parse(decoded)
+        except wire.WireError as exc:
+            return [self.unrecognized(str(exc))]
+        return self.classify(message, received_us)
+
+    # -- what an exchange adapter fills in -------------------------------------------------------
+
+    def decode_frame(self, data: str | bytes) -> str | Event:
+        """The frame as JSON text, or the one event a frame means without being JSON. Binary
+        frames are UTF-8 unless the protocol says otherwise."""
+        if isinstance(data, bytes):
+            try:
+                return data.decode("utf-8")
+            except UnicodeDecodeError:
+                return self.unrecognized("binary frame is not UTF-8")
+        return data
+
+    def parse(self, text: str) -> Any:
+        """The decoded frame handed to :meth:`classify`: :func:`wire.loads` unless the protocol
+        needs more of the text (OKX keeps the exact text of pushed elements). Raises
+        :class:`wire.WireError`, which becomes Unrecognized with its text as the reason."""
+        return wire.loads(text)
+
+    @abstractmethod
+    def classify(self, message: Any, received_us: int | None) -> list[Event]:
+        """The events one parsed frame means (may queue outbound frames). Raises nothing on
+        purpose: anything it cannot classify is an Unrecognized event with a clear reason."""
+
+    def frame_received(self, received_us: int) -> None:
+        """Called after every frame with its receive time, for protocols that take the frame's
+        time as their clock between ticks. Most protocols need nothing here."""
+        return None
+
+    def unrecognized(self, reason: str) -> Unrecognized:
+        return Unrecognized(reason=reason, exchange_conn_id=self.exchange_conn_id)
 
     @abstractmethod
     def ping(self) -> OutboundFrame:

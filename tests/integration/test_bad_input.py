@@ -341,7 +341,7 @@ def expected_dead_letters(
 ) -> Expected | None:
     """How many dead letters of each stage the bridge writes for ``data``; None when the frame
     is not bad input for this test (see the module docstring)."""
-    configured = {(d.topic, d.key) for d in adapter.destinations()}
+    configured = {(d.topic, d.key) for d in adapter.destinations(adapter.subscriptions)}
     events: list[Event] = adapter.receive(data, 1_504_526_400_000_000)
     if not all(isinstance(e, DATA_EVENTS) for e in events):
         return None
@@ -375,7 +375,7 @@ def burst_for(
     rng = random.Random(f"bad-input-{exchange.name}")
     adapter = offline_adapter(exchange, connection)
     codec = Codec()
-    conn = ConnectionInfo(exchange.name, adapter.topic_prefix, "offline", "offline#1", "test")
+    conn = ConnectionInfo(exchange.name, adapter.topic_group, "offline", "offline#1", "test")
     candidates: list[str | bytes] = [*GARBAGE, *exchange.encode_failures]
     if exchange.binary_is_deflate:
         candidates += [deflate(text) for text in exchange.base_frames] + [b"\x00garbage"]

@@ -25,11 +25,17 @@ def imported_top_level_names(path: Path) -> set[str]:
     return imported
 
 
-@pytest.mark.parametrize("module", sorted(EXCHANGES_DIR.glob("*.py")), ids=lambda p: p.name)
+MODULES = sorted(EXCHANGES_DIR.rglob("*.py"))
+
+
+@pytest.mark.parametrize("module", MODULES, ids=lambda p: p.relative_to(EXCHANGES_DIR).as_posix())
 def test_protocol_code_does_no_io(module: Path) -> None:
     assert not imported_top_level_names(module) & FORBIDDEN
 
 
 def test_every_adapter_module_is_checked() -> None:
-    names = {p.stem for p in EXCHANGES_DIR.glob("*.py")}
-    assert {"okx", "okex_v1", "kraken", "base", "events"} <= names
+    names = {p.relative_to(EXCHANGES_DIR).as_posix() for p in MODULES}
+    assert {"base.py", "events.py", "wire.py"} <= names
+    for exchange in ("okx", "okex_v1", "kraken"):
+        assert {f"{exchange}/__init__.py", f"{exchange}/adapter.py"} <= names
+        assert f"{exchange}/payloads.py" in names

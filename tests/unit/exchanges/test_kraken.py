@@ -137,7 +137,7 @@ def micros(text: str) -> int:
 
 def test_class_attributes() -> None:
     assert KrakenAdapter.exchange == "kraken"
-    assert KrakenAdapter.topic_prefix == "kraken"
+    assert KrakenAdapter.topic_group == "kraken"
     # heartbeats arrive every second once subscribed; a ping only when quiet for longer
     assert KrakenAdapter.keepalive_seconds == 10.0
     # ~150 connects per 10 minutes, and no faster than every 5 s after maintenance
@@ -213,7 +213,8 @@ def test_destinations_one_per_pair_keyed_as_configured() -> None:
         {"name": "openOrders", "ratecounter": True},
         {"name": "ownTrades"},
     )
-    assert adapter.destinations() == [
+    destinations = KrakenAdapter.destinations(adapter.subscriptions)
+    assert destinations == [
         dest("ticker", "BTC/USD"),  # key as configured; arg as Kraken echoes it (XBT/USD)
         dest("ticker", "ETH/USD"),
         dest("book", "XBT/EUR", channel="book-25", depth="25"),
@@ -222,8 +223,8 @@ def test_destinations_one_per_pair_keyed_as_configured() -> None:
         dest("openOrders", ratecounter="true"),
         dest("ownTrades"),
     ]
-    assert adapter.destinations()[0].arg["pair"] == "XBT/USD"
-    assert all(TOKEN not in repr(d) for d in adapter.destinations())
+    assert destinations[0].arg["pair"] == "XBT/USD"
+    assert all(TOKEN not in repr(d) for d in destinations)
 
 
 def test_the_documented_configuration_is_valid() -> None:
@@ -235,8 +236,7 @@ def test_the_documented_configuration_is_valid() -> None:
     assert (public.exchange, private.exchange) == ("kraken", "kraken")
     assert private.adapter_credentials() == CREDENTIALS
     assert TOKEN not in repr(settings)
-    adapter = KrakenAdapter(public.subscriptions, public.adapter_credentials())
-    assert [d.topic for d in adapter.destinations()] == [
+    assert [d.topic for d in KrakenAdapter.destinations(public.subscriptions)] == [
         "kraken.ticker",
         "kraken.ticker",
         "kraken.book",
@@ -250,7 +250,8 @@ def test_a_pair_configured_twice_is_requested_once() -> None:
     adapter = make_adapter(
         {"name": "ticker", "pair": ["XBT/USD"]}, {"name": "ticker", "pair": ["BTC/USD", "ETH/USD"]}
     )
-    assert [d.key for d in adapter.destinations()] == ["XBT/USD", "ETH/USD"]
+    destinations = KrakenAdapter.destinations(adapter.subscriptions)
+    assert [d.key for d in destinations] == ["XBT/USD", "ETH/USD"]
     adapter.connection_made(0.0)
     assert [f["pair"] for f in sent(adapter)] == [["XBT/USD"], ["ETH/USD"]]
 

@@ -163,7 +163,7 @@ def only_push(events: list[Event]) -> Push:
 
 def test_class_attributes() -> None:
     assert OkexV1Adapter.exchange == "okex_v1"
-    assert OkexV1Adapter.topic_prefix == "okex"
+    assert OkexV1Adapter.topic_group == "okex"
     # documented heartbeat: 30 s; ping earlier so a server idle close at 30 s never comes
     assert OkexV1Adapter.keepalive_seconds == 25.0
 
@@ -236,8 +236,7 @@ def test_validate_subscription_rejects_non_mapping() -> None:
 
 
 def test_destinations_in_configuration_order_without_duplicates() -> None:
-    adapter = OkexV1Adapter([*EVERYTHING, dict(TICKER)])
-    assert adapter.destinations() == [
+    assert OkexV1Adapter.destinations([*EVERYTHING, dict(TICKER)]) == [
         TICKER_DEST,
         DEPTH_DEST,
         DEPTH5_DEST,
@@ -346,9 +345,9 @@ def test_parameters_and_binary_are_sent_as_configured() -> None:
 
 
 def test_nothing_is_sent_before_connection_made() -> None:
-    adapter = OkexV1Adapter([TICKER])
-    adapter.subscribe([DEPTH])
-    adapter.unsubscribe([TICKER])
+    adapter = OkexV1Adapter([TICKER, DEPTH])
+    adapter.receive(fixture("add-channel-ack.json"))
+    adapter.receive(fixture("remove-channel-ack.json"))
     assert adapter.data_to_send() == []
     assert not adapter.all_subscribed
 
@@ -474,27 +473,25 @@ def test_unscheduled_requests_go_once_per_connection() -> None:
     assert len(adapter.data_to_send()) == 1
 
 
-def test_subscribe_and_unsubscribe_at_run_time() -> None:
-    adapter = connected(TICKER)
-    adapter.receive(fixture("add-channel-ack.json"))
-    assert adapter.all_subscribed
-    adapter.subscribe([DEPTH, DEALS, TICKER])  # TICKER is known: not sent again
+def test_configured_channels_go_in_one_batch_each_once() -> None:
+    adapter = OkexV1Adapter([TICKER, DEPTH, DEALS, TICKER])  # TICKER twice: sent once
+    adapter.connection_made(NOW_S)
     assert sent(adapter) == [
         [
+            {"event": "addChannel", "channel": "ok_sub_spot_bch_btc_ticker"},
             {"event": "addChannel", "channel": "ok_sub_spot_bch_btc_depth"},
             {"event": "addChannel", "channel": "ok_sub_spot_bch_btc_deals"},
         ]
     ]
+    adapter.receive(fixture("add-channel-ack.json"))
     assert not adapter.all_subscribed
-    adapter.unsubscribe([TICKER])
-    assert sent(adapter) == [{"event": "removeChannel", "channel": "ok_sub_spot_bch_btc_ticker"}]
-    adapter.unsubscribe([TICKER, DEALS])
-    assert sent(adapter) == [
-        [
-            {"event": "removeChannel", "channel": "ok_sub_spot_bch_btc_ticker"},
-            {"event": "removeChannel", "channel": "ok_sub_spot_bch_btc_deals"},
-        ]
-    ]
+    for kind in ("depth", "deals"):
+        adapter.receive(fixture("add-channel-ack.json").replace("ticker", kind))
+    assert adapter.all_subscribed
+    # the server removes a configured channel (the bridge never asks for that)
+    adapter.receive(fixture("remove-channel-ack.json"))
+    assert sent(adapter) == []
+    assert not adapter.all_subscribed
 
 
 # --- inbound: acks, errors, login, heartbeat -----------------------------------------------------
@@ -1149,7 +1146,7 @@ def test_an_adapter_bug_becomes_unrecognized(monkeypatch: pytest.MonkeyPatch) ->
     def boom(*args: object) -> list[Event]:
         raise RuntimeError("bug")
 
-    monkeypatch.setattr(adapter, "_receive", boom)
+    monkeypatch.setattr(adapter, "classify", boom)
     assert adapter.receive(fixture("ticker-push.json")) == [
         Unrecognized(reason="adapter error: RuntimeError: bug")
     ]

@@ -124,7 +124,7 @@ def only(events: list[Event]) -> Event:
 
 def test_class_attributes() -> None:
     assert OkxAdapter.exchange == "okx"
-    assert OkxAdapter.topic_prefix == "okx"
+    assert OkxAdapter.topic_group == "okx"
     # OKX closes after 30 s without traffic; the keepalive must fire well before.
     assert OkxAdapter.keepalive_seconds == 20.0
 
@@ -180,13 +180,14 @@ def test_validate_subscription_rejects_non_mapping() -> None:
 
 
 def test_destinations_in_configuration_order_without_duplicates() -> None:
-    adapter = make_adapter(STATUS, CALENDAR, TICKERS, dict(STATUS))
-    assert adapter.destinations() == [STATUS_DEST, CALENDAR_DEST, TICKERS_DEST]
+    subscriptions = [STATUS, CALENDAR, TICKERS, dict(STATUS)]
+    assert OkxAdapter.destinations(subscriptions) == [STATUS_DEST, CALENDAR_DEST, TICKERS_DEST]
 
 
 def test_integer_values_become_strings() -> None:
-    adapter = connected({"channel": "books", "instId": "BTC-USDT", "sz": 5})
-    (destination,) = adapter.destinations()
+    subscription = {"channel": "books", "instId": "BTC-USDT", "sz": 5}
+    adapter = connected(subscription)
+    (destination,) = OkxAdapter.destinations([subscription])
     assert destination.arg == {"channel": "books", "instId": "BTC-USDT", "sz": "5"}
     (request,) = sent_after(adapter)
     assert request["args"] == [{"channel": "books", "instId": "BTC-USDT", "sz": "5"}]
@@ -251,13 +252,14 @@ def test_subscribe_request_is_the_protocol_notes_example_byte_for_byte() -> None
 
 
 def test_request_ids_count_per_connection_from_one_by_default() -> None:
-    adapter = OkxAdapter([STATUS])
-    assert connect(adapter) == [{"id": "1", "op": "subscribe", "args": [STATUS]}]
-    adapter.unsubscribe([STATUS])
-    assert sent(adapter) == [{"id": "2", "op": "unsubscribe", "args": [STATUS]}]
+    args = [{"channel": "books", "instId": f"INSTRUMENT-{i:05d}-USDT-SWAP"} for i in range(2000)]
+    adapter = OkxAdapter(args)
+    requests = connect(adapter)
+    assert len(requests) > 1
+    assert [r["id"] for r in requests] == [str(1 + i) for i in range(len(requests))]
     # a new connection starts counting again and forgets what the old one had queued
-    adapter.subscribe([TICKERS])
-    assert connect(adapter) == [{"id": "1", "op": "subscribe", "args": [STATUS, TICKERS]}]
+    adapter.connection_made(LOGIN_TIME)
+    assert connect(adapter) == requests
 
 
 def test_all_configured_args_go_in_one_request() -> None:
@@ -273,9 +275,10 @@ def test_nothing_configured_sends_nothing_and_counts_as_subscribed() -> None:
 
 
 def test_nothing_is_sent_before_connection_made() -> None:
-    adapter = make_adapter(STATUS)
-    adapter.subscribe([TICKERS])
-    adapter.unsubscribe([STATUS])
+    adapter = make_adapter(STATUS, TICKERS)
+    adapter.receive(fixture("status-subscribe-ok.json"))
+    adapter.receive(fixture("tickers-subscribe-ok.json"))
+    adapter.receive(fixture("tickers-unsubscribe-ok.json"))
     assert adapter.data_to_send() == []
     assert not adapter.all_subscribed
 
@@ -343,9 +346,8 @@ def test_login_frame_has_the_documented_shape() -> None:
 
 
 def test_subscribe_waits_for_login_then_matches_the_calendar_seed() -> None:
-    adapter = make_adapter(CALENDAR, credentials=CREDENTIALS)
-    connect(adapter)
-    adapter.subscribe([TICKERS])  # added while the login is pending: waits too
+    adapter = make_adapter(CALENDAR, TICKERS, credentials=CREDENTIALS)
+    connect(adapter)  # the login only: subscriptions wait for its answer
     assert sent(adapter) == []
     assert not adapter.all_subscribed
 
@@ -550,19 +552,20 @@ def test_error_without_id_is_an_exchange_error() -> None:
     ]
 
 
-def test_unsubscribe_error_names_the_unsubscribe() -> None:
-    adapter = connected(TICKERS)
-    adapter.unsubscribe([TICKERS])
+def test_error_names_the_request_it_answers() -> None:
+    adapter = make_adapter(STATUS, credentials=CREDENTIALS)
+    connect(adapter)
+    adapter.receive(fixture("login-ok.json"))
     (request,) = sent(adapter)
-    assert request == {"id": "1513", "op": "unsubscribe", "args": [TICKERS]}
-    events = adapter.receive('{"event":"error","id":"1513","code":"60013","msg":"Invalid args"}')
+    assert request == {"id": "1512", "op": "subscribe", "args": [STATUS]}
+    events = adapter.receive('{"event":"error","id":"1512","code":"60013","msg":"Invalid args"}')
     assert events == [
         SubscribeFailed(
-            destination=TICKERS_DEST,
-            op="unsubscribe",
+            destination=STATUS_DEST,
+            op="subscribe",
             code="60013",
             message="Invalid args",
-            request_id="1513",
+            request_id="1512",
         )
     ]
 
@@ -585,9 +588,7 @@ def test_all_subscribed_transitions() -> None:
     adapter.receive(fixture("tickers-subscribe-ok.json"))
     assert adapter.all_subscribed
 
-    adapter.unsubscribe([TICKERS])
-    assert sent(adapter) == [{"id": "1513", "op": "unsubscribe", "args": [TICKERS]}]
-    assert adapter.all_subscribed  # nothing changes until the server confirms
+    # the server says a configured arg is unsubscribed (the bridge never asks for that)
     events = adapter.receive(fixture("tickers-unsubscribe-ok.json"))
     assert events == [
         Subscribed(
@@ -595,10 +596,9 @@ def test_all_subscribed_transitions() -> None:
         )
     ]
     assert not adapter.all_subscribed
-    assert adapter.destinations() == [STATUS_DEST, TICKERS_DEST]  # still configured
+    assert sent(adapter) == []
+    assert adapter.subscriptions == [STATUS, TICKERS]  # still configured
 
-    adapter.subscribe([TICKERS])
-    assert sent(adapter) == [{"id": "1514", "op": "subscribe", "args": [TICKERS]}]
     adapter.receive(fixture("tickers-subscribe-ok.json"))
     assert adapter.all_subscribed
 
@@ -607,26 +607,23 @@ def test_all_subscribed_transitions() -> None:
     assert not adapter.all_subscribed
 
 
-def test_subscribe_at_run_time_adds_a_destination() -> None:
-    adapter = connected(STATUS)
+def test_every_configured_arg_is_a_destination_acknowledged_on_its_own() -> None:
+    adapter = make_adapter(STATUS, {"channel": "books", "instId": "BTC-USDT"})
+    assert connect(adapter) == [{"id": "1512", "op": "subscribe", "args": [STATUS, BOOKS]}]
+    assert OkxAdapter.destinations(adapter.subscriptions) == [STATUS_DEST, BOOKS_DEST]
     adapter.receive(fixture("status-subscribe-ok.json"))
-    assert adapter.all_subscribed
-    adapter.subscribe([{"channel": "books", "instId": "BTC-USDT"}])
-    assert sent(adapter) == [{"id": "1513", "op": "subscribe", "args": [BOOKS]}]
-    assert adapter.destinations() == [STATUS_DEST, BOOKS_DEST]
     assert not adapter.all_subscribed
     adapter.receive(
-        '{"id":"1513","event":"subscribe","arg":{"channel":"books","instId":"BTC-USDT"}}'
+        '{"id":"1512","event":"subscribe","arg":{"channel":"books","instId":"BTC-USDT"}}'
     )
     assert adapter.all_subscribed
 
 
-def test_subscribe_at_run_time_validates() -> None:
-    adapter = connected(STATUS)
+def test_configured_args_are_validated() -> None:
     with pytest.raises(ValueError, match="channel"):
-        adapter.subscribe([{"instId": "BTC-USDT"}])
+        make_adapter(STATUS, {"instId": "BTC-USDT"})
     with pytest.raises(ValueError, match="channel"):
-        adapter.unsubscribe([{"channel": ""}])
+        OkxAdapter.destinations([{"channel": ""}])
 
 
 def test_ack_echoing_extra_fields_counts_for_the_configured_arg() -> None:
@@ -901,7 +898,7 @@ def test_any_channel_works_including_array_elements() -> None:
     assert push.event_time_ms is None
 
     other = {"arg": {"channel": "brand-new", "n": 1}, "data": [{"x": "ü", "ts": 5}], "connId": "c"}
-    (push,) = pushes(connected().receive(json.dumps(other)))
+    (push,) = pushes(connected().receive(json.dumps(other, ensure_ascii=False)))
     assert push.destination == dest({"channel": "brand-new", "n": "1"})
     assert push.payload["data"] == '{"x":"ü","ts":5}'  # not escaped
     assert push.event_time_ms == 5
