@@ -24,6 +24,7 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from enum import Enum
 from typing import Any, ClassVar
 
 from bridge.exchanges import wire
@@ -43,6 +44,35 @@ class Credentials:
 
     def __repr__(self) -> str:
         return "Credentials(***)"
+
+
+class LoginState(Enum):
+    """Where a connection of a protocol that logs in (OKX, OKEx v1) stands."""
+
+    IDLE = "idle"  # no connection yet
+    LOGGING_IN = "logging_in"  # login sent, no answer yet; requests wait
+    READY = "ready"  # requests may be sent (logged in, or no login needed)
+    LOGIN_FAILED = "login_failed"  # nothing more is sent on this connection
+
+
+class RequestIds:
+    """Request ids numbered per connection: ``first``, then +1 for each request. ``first`` is
+    settable so tests can reproduce a documentation's example ids."""
+
+    def __init__(self, first: int) -> None:
+        if first < 0:
+            raise ValueError("first_request_id must not be negative")
+        self.first = first
+        self._next = first
+
+    def reset(self) -> None:
+        """A new connection counts from ``first`` again."""
+        self._next = self.first
+
+    def take(self) -> int:
+        request_id = self._next
+        self._next += 1
+        return request_id
 
 
 class Adapter(ABC):
@@ -103,6 +133,11 @@ class Adapter(ABC):
     def destinations(cls, subscriptions: Sequence[Mapping[str, Any]]) -> list[Destination]:
         """The destination of every configured subscription, in configuration order (each
         once). The subscriptions must have passed :meth:`validate_subscription`."""
+
+    @property
+    def has_api_key(self) -> bool:
+        """Credentials with an API key were given: a protocol that logs in does so."""
+        return self.credentials is not None and bool(self.credentials.api_key)
 
     # -- the verbs ---------------------------------------------------------------------------
 

@@ -40,7 +40,7 @@ from dataclasses import dataclass
 from typing import Any, ClassVar, Literal
 
 from bridge.exchanges import wire
-from bridge.exchanges.base import Adapter, Credentials, OutboundFrame
+from bridge.exchanges.base import Adapter, Credentials, OutboundFrame, RequestIds
 from bridge.exchanges.events import (
     Destination,
     Event,
@@ -117,15 +117,13 @@ class KrakenAdapter(Adapter):
         """``first_request_id``: the ``reqid`` of the first request on each connection (then
         +1 for every request and ping)."""
         super().__init__(subscriptions, credentials)
-        if first_request_id < 0:
-            raise ValueError("first_request_id must not be negative")
-        self._first_request_id = first_request_id
+        self._request_ids = RequestIds(first_request_id)
         self._targets, self._requests_of = targets_of(map(parse_subscription, subscriptions))
         self._by_key = {target.match_key: target for target in self._targets}
         self._reset_connection()
 
     def _reset_connection(self) -> None:
-        self._next_request_id = self._first_request_id
+        self._request_ids.reset()
         self._requests: dict[int, _Request] = {}
         self._books: dict[tuple[str, str | None], LocalBook] = {}
         self.exchange_conn_id = None
@@ -153,7 +151,7 @@ class KrakenAdapter(Adapter):
             self._queue_request("subscribe", sub, targets)
 
     def ping(self) -> OutboundFrame:
-        return wire.compact({"event": "ping", "reqid": self._take_request_id()})
+        return wire.compact({"event": "ping", "reqid": self._request_ids.take()})
 
     def tick(self, now_s: float) -> None:
         """After a message-rate error, wait RATE_LIMIT_RETRY_SECONDS, then subscribe again
@@ -171,13 +169,8 @@ class KrakenAdapter(Adapter):
             if pending:
                 self._queue_request("subscribe", sub, pending)
 
-    def _take_request_id(self) -> int:
-        request_id = self._next_request_id
-        self._next_request_id += 1
-        return request_id
-
     def _queue_request(self, op: Op, sub: Subscription, targets: list[Target]) -> None:
-        request_id = self._take_request_id()
+        request_id = self._request_ids.take()
         self._requests[request_id] = _Request(op, list(targets))
         subscription: dict[str, Any] = {"name": sub.name}
         if sub.depth is not None:

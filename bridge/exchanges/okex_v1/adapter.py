@@ -42,11 +42,10 @@ import zlib
 from collections import deque
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from enum import Enum
 from typing import Any, ClassVar, Literal
 
 from bridge.exchanges import wire
-from bridge.exchanges.base import Adapter, Credentials, OutboundFrame
+from bridge.exchanges.base import Adapter, Credentials, LoginState, OutboundFrame
 from bridge.exchanges.events import (
     Destination,
     Event,
@@ -97,13 +96,6 @@ def inflate(data: bytes, limit: int = MAX_INFLATED_BYTES) -> bytes:
     return out + inflater.flush()
 
 
-class _State(Enum):
-    IDLE = "idle"  # no connection yet
-    LOGGING_IN = "logging_in"  # login sent, no answer yet; requests wait
-    READY = "ready"  # requests may be sent (logged in, or no login needed)
-    LOGIN_FAILED = "login_failed"  # nothing more is sent on this connection
-
-
 @dataclass(slots=True)
 class _Schedule:
     subscription: Subscription
@@ -114,7 +106,7 @@ class _Schedule:
 class _Connection:
     """Per-connection state (a reconnect starts afresh)."""
 
-    state: _State = _State.IDLE
+    state: LoginState = LoginState.IDLE
     acked: set[SubscriptionKey] = field(default_factory=set)
     # Channels whose next ok_sub_spot_X_depth push is the full book.
     depth_snapshot_due: set[str] = field(default_factory=set)
@@ -174,16 +166,12 @@ class OkexV1Adapter(Adapter):
 
     # -- outbound -------------------------------------------------------------------------------
 
-    @property
-    def _needs_login(self) -> bool:
-        return self.credentials is not None and bool(self.credentials.api_key)
-
     def connection_made(self, now_s: float) -> None:
         self._conn = _Connection()
         self._outbound = []
-        if self._needs_login:
+        if self.has_api_key:
             assert self.credentials is not None
-            self._conn.state = _State.LOGGING_IN
+            self._conn.state = LoginState.LOGGING_IN
             api_key = self.credentials.api_key
             login_sign = sign({"api_key": api_key}, self.credentials.secret_key)
             self._outbound.append(
@@ -195,7 +183,7 @@ class OkexV1Adapter(Adapter):
             self._ready(int(now_s * 1_000_000))
 
     def _ready(self, now_us: int | None) -> None:
-        self._conn.state = _State.READY
+        self._conn.state = LoginState.READY
         self._conn.schedules = [
             _Schedule(s) for s in self._configured if s.interval_seconds is not None
         ]
@@ -274,7 +262,7 @@ class OkexV1Adapter(Adapter):
             return Unrecognized(reason="inflated frame is not UTF-8")
 
     def frame_received(self, received_us: int) -> None:
-        if self._conn.state is _State.READY:
+        if self._conn.state is LoginState.READY:
             self._send_due_requests(received_us)
 
     def classify(self, message: Any, received_us: int | None) -> list[Event]:
@@ -328,8 +316,8 @@ class OkexV1Adapter(Adapter):
         code, message = error
         # Nothing but the login is sent while it waits, so a login error code that names no
         # channel in that window answers the login.
-        if self._conn.state is _State.LOGGING_IN and code in _LOGIN_ERROR_CODES:
-            self._conn.state = _State.LOGIN_FAILED
+        if self._conn.state is LoginState.LOGGING_IN and code in _LOGIN_ERROR_CODES:
+            self._conn.state = LoginState.LOGIN_FAILED
             return LoginResult(ok=False, code=code, message=message)
         # v1 requests carry no id: the channel is what identifies the request answered.
         return ExchangeError(code=code, message=message, request_id=channel)
@@ -373,11 +361,11 @@ class OkexV1Adapter(Adapter):
     def _on_login(self, error: tuple[str, str] | None) -> Event:
         ok = error is None
         code, message = error if error is not None else ("", "")
-        if self._conn.state is _State.LOGGING_IN:
+        if self._conn.state is LoginState.LOGGING_IN:
             if ok:
                 self._ready(None)
             else:
-                self._conn.state = _State.LOGIN_FAILED
+                self._conn.state = LoginState.LOGIN_FAILED
         return LoginResult(ok=ok, code=code, message=message)
 
     def _on_channel(
@@ -505,6 +493,6 @@ class OkexV1Adapter(Adapter):
 
     @property
     def all_subscribed(self) -> bool:
-        return self._conn.state is _State.READY and all(
+        return self._conn.state is LoginState.READY and all(
             s.key in self._conn.acked for s in self._configured
         )

@@ -27,11 +27,10 @@ import hashlib
 import hmac
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from enum import Enum
 from typing import Any, ClassVar, Literal
 
 from bridge.exchanges import wire
-from bridge.exchanges.base import Adapter, Credentials, OutboundFrame
+from bridge.exchanges.base import Adapter, Credentials, LoginState, OutboundFrame, RequestIds
 from bridge.exchanges.events import (
     ChannelConnCount,
     Destination,
@@ -92,16 +91,10 @@ def login_sign(secret_key: str, timestamp: str) -> str:
     return base64.b64encode(digest).decode("ascii")
 
 
-class _State(Enum):
-    IDLE = "idle"  # no connection yet
-    LOGGING_IN = "logging_in"  # login sent, no answer yet; subscriptions wait
-    READY = "ready"  # subscriptions may be sent (logged in, or no login needed)
-    LOGIN_FAILED = "login_failed"  # nothing more is sent on this connection
-
-
 @dataclass(slots=True)
 class _PendingRequest:
-    op: Op
+    """A subscribe request sent on this connection: its args, and those not acked yet."""
+
     args: list[Arg]
     unacked: set[ArgKey]
 
@@ -126,9 +119,7 @@ class OkxAdapter(Adapter):
         """``first_request_id``: the id of the first request on each connection (then +1 each);
         settable so tests can reproduce the documentation's ``"id": "1512"``."""
         super().__init__(subscriptions, credentials)
-        if first_request_id < 0:
-            raise ValueError("first_request_id must not be negative")
-        self._first_request_id = first_request_id
+        self._request_ids = RequestIds(first_request_id)
         self._push_destinations: dict[tuple[tuple[str, Any], ...], Destination] = {}
         # Configured args with string values, in configuration order, without duplicates.
         self.subscriptions = configured_args(subscriptions)
@@ -136,8 +127,8 @@ class OkxAdapter(Adapter):
         self._reset_connection()
 
     def _reset_connection(self) -> None:
-        self._state = _State.IDLE
-        self._next_request_id = self._first_request_id
+        self._state = LoginState.IDLE
+        self._request_ids.reset()
         self._pending: dict[str, _PendingRequest] = {}
         self._acked: set[ArgKey] = set()
         self._outbound = []
@@ -154,18 +145,14 @@ class OkxAdapter(Adapter):
 
     # -- outbound -------------------------------------------------------------------------------
 
-    @property
-    def _needs_login(self) -> bool:
-        return self.credentials is not None and bool(self.credentials.api_key)
-
     def connection_made(self, now_s: float) -> None:
         self._reset_connection()
-        if self._needs_login:
-            self._state = _State.LOGGING_IN
+        if self.has_api_key:
+            self._state = LoginState.LOGGING_IN
             self._outbound.append(self._login_frame(str(int(now_s))))
         else:
-            self._state = _State.READY
-            self._queue_requests("subscribe", self.subscriptions)
+            self._state = LoginState.READY
+            self._queue_subscribe(self.subscriptions)
 
     def ping(self) -> OutboundFrame:
         return "ping"
@@ -181,12 +168,13 @@ class OkxAdapter(Adapter):
         }
         return wire.compact({"op": "login", "args": [login_arg]})
 
-    def _queue_requests(self, op: Op, args: Sequence[Arg]) -> None:
+    def _queue_subscribe(self, args: Sequence[Arg]) -> None:
         for batch in batches(args):
-            request_id = str(self._next_request_id)
-            self._next_request_id += 1
-            self._pending[request_id] = _PendingRequest(op, batch, {arg_key(a) for a in batch})
-            self._outbound.append(wire.compact({"id": request_id, "op": op, "args": batch}))
+            request_id = str(self._request_ids.take())
+            self._pending[request_id] = _PendingRequest(batch, {arg_key(a) for a in batch})
+            self._outbound.append(
+                wire.compact({"id": request_id, "op": "subscribe", "args": batch})
+            )
 
     # -- inbound --------------------------------------------------------------------------------
 
@@ -287,12 +275,12 @@ class OkxAdapter(Adapter):
         result = LoginResult(
             ok=ok, code=code, message=wire.text(message.get("msg", "")), exchange_conn_id=conn_id
         )
-        if self._state is _State.LOGGING_IN:
+        if self._state is LoginState.LOGGING_IN:
             if ok:
-                self._state = _State.READY
-                self._queue_requests("subscribe", self.subscriptions)
+                self._state = LoginState.READY
+                self._queue_subscribe(self.subscriptions)
             else:
-                self._state = _State.LOGIN_FAILED
+                self._state = LoginState.LOGIN_FAILED
         return [result]
 
     def _on_error(self, message: dict[str, Any], conn_id: str | None) -> list[Event]:
@@ -305,7 +293,7 @@ class OkxAdapter(Adapter):
             return [
                 SubscribeFailed(
                     destination=destination_for(arg),
-                    op=pending.op,
+                    op="subscribe",
                     code=code,
                     message=text,
                     request_id=request_id,
@@ -319,8 +307,8 @@ class OkxAdapter(Adapter):
         # error in that window answers the login (documented: 60005 apiKey, 60006 timestamp
         # expired, 60007 sign, 60009 login failed, 60024 passphrase, 60031 repeated login;
         # the wider 600xx range also covers 60004, 60008, 60032 and codes added later).
-        if self._state is _State.LOGGING_IN and code.startswith("600"):
-            self._state = _State.LOGIN_FAILED
+        if self._state is LoginState.LOGGING_IN and code.startswith("600"):
+            self._state = LoginState.LOGIN_FAILED
             return [LoginResult(ok=False, code=code, message=text, exchange_conn_id=conn_id)]
 
         return [
@@ -409,7 +397,7 @@ class OkxAdapter(Adapter):
 
     @property
     def all_subscribed(self) -> bool:
-        return self._state is _State.READY and self._configured <= self._acked
+        return self._state is LoginState.READY and self._configured <= self._acked
 
     def close_reason(self, code: int | None) -> str:
         if code is not None and code in _CLOSE_REASONS:
