@@ -366,7 +366,9 @@ class OkxAdapter(Adapter):
                     payload_type = payloads.GENERIC_PAYLOAD_TYPE
                     payload = payloads.generic_payload(action, exact)
                 elif exact.duplicate_key is not None:
-                    raise wire.BadElement(f"key {exact.duplicate_key[:80]!r} appears twice")
+                    raise wire.BadElement(
+                        f"duplicate key {exact.duplicate_key[:80]!r} in one object"
+                    )
                 else:
                     payload_type = typed.payload_type
                     payload = payloads.typed_payload(typed, element)
