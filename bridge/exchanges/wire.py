@@ -31,10 +31,9 @@ import json
 import json.decoder
 import re
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from json.encoder import encode_basestring
 from json.scanner import make_scanner
-from typing import Any, TypeGuard
+from typing import Any, NamedTuple, TypeGuard
 
 MAX_DEPTH = 128
 """Deepest nesting of arrays and objects a frame may have (serde_json's default limit).
@@ -63,8 +62,7 @@ class BadElement(Exception):
     """One element of a frame cannot be typed: it becomes Unrecognized, its siblings still go."""
 
 
-@dataclass(frozen=True, slots=True)
-class Element:
+class Element(NamedTuple):
     """One element of an array carried as text (see :func:`loads_with_texts`)."""
 
     text: str
@@ -118,10 +116,9 @@ _STRICT = _decoder(refuse_duplicates=True)
 _SCAN: Scanner = make_scanner(_STRICT)  # type: ignore[arg-type]
 # Only to find where an element with a duplicate key ends, and what it means to the adapter.
 _SCAN_KEEPING_LAST: Scanner = make_scanner(_decoder(refuse_duplicates=False))  # type: ignore[arg-type]
+_DECODE_KEEPING_LAST = _decoder(refuse_duplicates=False).decode
 _scanstring: Callable[[str, int, bool], tuple[str, int]] = json.decoder.scanstring  # type: ignore[attr-defined]
 
-_WHITESPACE = re.compile(r"[ \t\n\r]*")
-_WHITESPACE_CHARS = frozenset(" \t\n\r")
 # Tokens of a valid JSON text: whole strings, and runs of anything else but whitespace.
 _TOKENS = re.compile(r'"(?:[^"\\]|\\.)*"|[^ \t\n\r"]+', re.DOTALL)
 
@@ -136,7 +133,8 @@ def _nesting_error(text: str) -> WireError | None:
     """A WireError when ``text`` nests deeper than MAX_DEPTH (brackets inside strings do not
     count), else None. Invalid JSON may pass; the decoder then says what is wrong with it
     without nesting deeper than MAX_DEPTH on the way."""
-    if text.count("[") + text.count("{") <= MAX_DEPTH:
+    openers = text.count("[")
+    if openers <= MAX_DEPTH and openers + text.count("{") <= MAX_DEPTH:
         return None  # cannot nest deeper than it has openers
     if "\\" in text:
         # Escaped backslashes, then escaped quotes: what remains of the quotes delimits strings.
@@ -183,60 +181,12 @@ def loads(text: str) -> Any:
         raise _not_json(exc) from None
 
 
-def _skip(text: str, index: int) -> int:
-    if text[index : index + 1] not in _WHITESPACE_CHARS:
-        return index  # the usual case: exchanges send compact JSON
-    match = _WHITESPACE.match(text, index)
-    return index if match is None else match.end()
-
-
-def _scan(text: str, index: int, scanner: Scanner = _SCAN) -> tuple[Any, int]:
-    """One value with the C scanner: (value, the index after it)."""
-    try:
-        value, end = scanner(text, index)
-    except StopIteration as stop:
-        raise WireError(f"not JSON: Expecting value at char {stop.value}") from None
-    except json.JSONDecodeError as exc:
-        raise _not_json(exc) from None
-    return value, end
+def _not_json_at(stop: StopIteration) -> WireError:
+    return WireError(f"not JSON: Expecting value at char {stop.value}")
 
 
 def _expected(what: str, index: int) -> WireError:
     return WireError(f"not JSON: Expecting {what} at char {index}")
-
-
-def _has_whitespace(text: str) -> bool:
-    return " " in text or "\n" in text or "\t" in text or "\r" in text
-
-
-def _array_with_texts(
-    text: str, index: int, whitespace: bool
-) -> tuple[list[Any], list[Element], int]:
-    """The array that starts at ``text[index]`` ("["): its values, their texts, its end.
-    ``whitespace``: whether the frame has any whitespace (else each text is a plain slice)."""
-    values: list[Any] = []
-    elements: list[Element] = []
-    index = _skip(text, index + 1)
-    if text[index : index + 1] == "]":
-        return values, elements, index + 1
-    while True:
-        start = index
-        duplicate = None
-        try:
-            value, index = _scan(text, start)
-        except _DuplicateKey as exc:
-            duplicate = exc.key
-            value, index = _scan(text, start, _SCAN_KEEPING_LAST)
-        values.append(value)
-        exact = "".join(_TOKENS.findall(text, start, index)) if whitespace else text[start:index]
-        elements.append(Element(exact, duplicate))
-        index = _skip(text, index)
-        delimiter = text[index : index + 1]
-        if delimiter == "]":
-            return values, elements, index + 1
-        if delimiter != ",":
-            raise _expected("',' delimiter", index)
-        index = _skip(text, index + 1)
 
 
 def loads_with_texts(text: str, key: str) -> tuple[Any, list[Element] | None]:
@@ -249,41 +199,78 @@ def loads_with_texts(text: str, key: str) -> tuple[Any, list[Element] | None]:
     else they do. The top level and the array are walked here, each value with the json
     module's C scanner, so an element costs what decoding it costs."""
     _check(text)
-    index = _skip(text, 0)
-    if text[index : index + 1] != "{":
-        return loads(text), None
+    if " " in text or "\n" in text or "\t" in text or "\r" in text:
+        # Exchanges send compact JSON. A frame with whitespace (between tokens, or only inside
+        # strings) is checked as it is, so that errors name json's positions, then walked
+        # without the whitespace between its tokens: every element's text is compact.
+        try:
+            _DECODE_KEEPING_LAST(text)
+        except json.JSONDecodeError as exc:
+            raise _not_json(exc) from None
+        text = "".join(_TOKENS.findall(text))
+    try:
+        return _walk(text, key)
+    except StopIteration as stop:
+        raise _not_json_at(stop) from None
+    except json.JSONDecodeError as exc:
+        raise _not_json(exc) from None
+
+
+def _walk(text: str, key: str) -> tuple[Any, list[Element] | None]:
+    """:func:`loads_with_texts` of a text without whitespace between its tokens. Raises the
+    scanner's StopIteration and JSONDecodeError as they are."""
+    if text[:1] != "{":
+        return _STRICT.decode(text), None
     pairs: list[tuple[str, Any]] = []
     elements: list[Element] | None = None
-    index = _skip(text, index + 1)
-    if text[index : index + 1] != "}":
+    index = 1
+    if text[1:2] != "}":
         while True:
             if text[index : index + 1] != '"':
                 raise _expected("property name enclosed in double quotes", index)
-            try:
-                name, index = _scanstring(text, index + 1, True)
-            except json.JSONDecodeError as exc:
-                raise _not_json(exc) from None
-            index = _skip(text, index)
+            name, index = _scanstring(text, index + 1, True)
             if text[index : index + 1] != ":":
                 raise _expected("':' delimiter", index)
-            index = _skip(text, index + 1)
+            index += 1
             value: Any
             if name == key and text[index : index + 1] == "[":
-                value, elements, index = _array_with_texts(text, index, _has_whitespace(text))
+                value, elements, index = _array_with_texts(text, index)
             else:
-                value, index = _scan(text, index)
+                value, index = _SCAN(text, index)
             pairs.append((name, value))
-            index = _skip(text, index)
             delimiter = text[index : index + 1]
             if delimiter == "}":
                 break
             if delimiter != ",":
                 raise _expected("',' delimiter", index)
-            index = _skip(text, index + 1)
-    end = _skip(text, index + 1)
-    if end != len(text):
-        raise WireError(f"not JSON: Extra data at char {end}")
+            index += 1
+    if index + 1 != len(text):
+        raise WireError(f"not JSON: Extra data at char {index + 1}")
     return _object(pairs), elements
+
+
+def _array_with_texts(text: str, index: int) -> tuple[list[Any], list[Element], int]:
+    """The array that starts at ``text[index]`` ("["): its values, their texts, its end."""
+    values: list[Any] = []
+    elements: list[Element] = []
+    index += 1
+    if text[index : index + 1] == "]":
+        return values, elements, index + 1
+    while True:
+        start = index
+        try:
+            value, index = _SCAN(text, start)
+            elements.append(Element(text[start:index]))
+        except _DuplicateKey as exc:
+            value, index = _SCAN_KEEPING_LAST(text, start)
+            elements.append(Element(text[start:index], exc.key))
+        values.append(value)
+        delimiter = text[index : index + 1]
+        if delimiter == "]":
+            return values, elements, index + 1
+        if delimiter != ",":
+            raise _expected("',' delimiter", index)
+        index += 1
 
 
 # --- values --------------------------------------------------------------------------------------
