@@ -1,4 +1,4 @@
-"""Exchange adapters, one module per protocol, all pure (no I/O, no clocks)."""
+"""Exchange adapters, one package per protocol, all pure (no I/O, no clocks)."""
 
 from __future__ import annotations
 

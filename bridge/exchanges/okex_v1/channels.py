@@ -88,10 +88,6 @@ class ChannelInfo:
         """ok_spot_userinfo / ok_spot_orderinfo: requests answered once, not subscriptions."""
         return self.kind in (Kind.USERINFO, Kind.ORDERINFO)
 
-    @property
-    def is_private(self) -> bool:
-        return self.kind in (Kind.ORDER, Kind.BALANCE) or self.is_request
-
 
 def parse_channel(channel: str) -> ChannelInfo | None:
     """The channel's meaning, or None for a name this adapter does not know."""
