@@ -198,13 +198,13 @@ def _run(args: argparse.Namespace) -> int:
     if args.check:
         print(settings.model_dump_json(indent=2))
         return EXIT_OK
-    from bridge.app import Bridge
+    from bridge.runtime.app import Bridge
 
     return asyncio.run(_serve(Bridge(settings)))
 
 
 async def _serve(bridge: object) -> int:
-    from bridge.app import Bridge
+    from bridge.runtime.app import Bridge
 
     assert isinstance(bridge, Bridge)
     stop = asyncio.Event()

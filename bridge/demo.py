@@ -19,8 +19,8 @@ import time
 from collections import Counter
 from typing import Any
 
-from bridge.app import Bridge
 from bridge.cli import configure_logging
+from bridge.runtime.app import Bridge
 from bridge.sandbox.kafka import SandboxKafka
 from bridge.sandbox.kraken import KrakenSimulator
 from bridge.sandbox.okex_v1 import OkexV1Simulator

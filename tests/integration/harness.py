@@ -10,8 +10,8 @@ from typing import Any
 
 from aiokafka import AIOKafkaConsumer
 
-from bridge.app import Bridge
 from bridge.codec import SchemaStore, decode_single_object
+from bridge.runtime.app import Bridge
 from bridge.settings import Settings
 from bridge.tail import TailedRecord
 

@@ -20,10 +20,10 @@ import yaml
 from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 
-from bridge.app import Bridge
 from bridge.codec import ConfluentEncoder, SchemaStore, schema_text, split_value
 from bridge.errors import MissingToolError
 from bridge.registry import RegistryClient
+from bridge.runtime.app import Bridge
 from bridge.sandbox.okx import (
     BUSINESS_PATH,
     PUBLIC_PATH,
