@@ -50,8 +50,8 @@ install_helm() {
         return
     fi
     need_go "building helm"
-    echo "helm: building ${HELM_VERSION} with go install into $BIN (about 1.5 min on 2 cores," \
-        "more when Go's module cache is empty)"
+    echo "helm: building ${HELM_VERSION} with go install into $BIN (about 5 CPU-minutes when" \
+        "Go's caches are empty, seconds when they are warm)"
     mkdir -p "$BIN"
     local start=$SECONDS pkg
     local ldflags="-s -w -X helm.sh/helm/v3/internal/version.version=${HELM_VERSION}"
