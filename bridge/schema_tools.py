@@ -8,9 +8,11 @@ The rules (docs/SCHEMAS.md explains them to contributors), checked offline by
    disappeared is an error. ``bridge schemas lock`` releases new versions (and never rewrites
    an entry). A version not in the lock yet is new: it must be the highest of its schema.
 2. **Backward transitive.** Every version of a schema reads data written with every earlier
-   version of it. Proven twice: structurally (Avro's schema resolution rules, so a rule is
-   named when it breaks) and with real data (samples that cover every union branch, encoded
-   with the old version and decoded with the new one by fastavro's schema resolution).
+   version of it. Proven twice: by Avro's schema resolution rules, decided by the Apache Avro
+   project's own checker (:func:`read_problems`, which names the field that breaks them), and
+   with real data (:func:`data_problems`: samples that cover every union branch, encoded with
+   the old version and decoded with the new one by fastavro's schema resolution). What the
+   samples catch that the rules allow is said at :func:`read_problems`' section below.
 3. **Names.** Files are ``<group>/<name>.v<N>.avsc`` with versions 1..N without gaps; the
    namespace is ``exchange_bridge.<group>`` (``exchange_bridge`` for ``bridge/``); the
    top-level record keeps its full name across versions and no two schemas share one (the
@@ -33,7 +35,25 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import avro.errors
+import avro.schema
 import fastavro
+from avro.compatibility import (
+    ReaderWriterCompatibilityChecker,
+    SchemaCompatibilityResult,
+    SchemaCompatibilityType,
+    lookup_writer_field,
+    schema_name_equals,
+)
+from avro.schema import (
+    ArraySchema,
+    EnumSchema,
+    FixedSchema,
+    MapSchema,
+    NamedSchema,
+    RecordSchema,
+    UnionSchema,
+)
 
 from bridge.codec import Codec, Schema, SchemaStore, schema_text
 from bridge.errors import IncompatibleSchemaError, RegistryError, SchemaError
@@ -47,14 +67,6 @@ from bridge.settings import ConnectionSettings, Settings
 
 LOCK_FILE = "lock.json"
 _NAMESPACE_ROOT = "exchange_bridge"
-_PROMOTIONS = {
-    "int": {"long", "float", "double"},
-    "long": {"float", "double"},
-    "float": {"double"},
-    "string": {"bytes"},
-    "bytes": {"string"},
-}
-_NAMED = ("record", "enum", "fixed")
 
 
 # --- the lock -------------------------------------------------------------------------------------
@@ -89,195 +101,191 @@ def write_lock(root: Path, versions: Mapping[str, Mapping[str, str]]) -> None:
     (root / LOCK_FILE).write_text(json.dumps(document, indent=2) + "\n", "utf-8")
 
 
-# --- structural compatibility (Avro schema resolution) ----------------------------------------
+# --- reader/writer compatibility ------------------------------------------------------------
+
+# Whether a reader schema reads data written with a writer schema: Avro schema resolution.
+#
+# Two checks, which ``bridge schemas check`` runs together over every pair of versions
+# (:func:`check_schemas`); the first also guards the registry at start
+# (:func:`register_all`):
+#
+# - :func:`read_problems`, by the rules. The verdict is the Apache Avro project's own checker,
+#   ``avro.compatibility.ReaderWriterCompatibilityChecker`` (a port of Java's
+#   ``SchemaCompatibility``, the rules schema registries apply). The checker says *whether*, but
+#   not clearly *where*: it forgets the path inside unions and keeps its messages and locations
+#   in two unpaired sets. So this section only walks down to the smallest part the checker
+#   refuses, asking the checker at every step, and names that field in its own words.
+# - :func:`data_problems`, by round trips: samples that take every union branch, written with the
+#   writer schema and read with the reader schema by fastavro, and compared value by value. They
+#   catch what Avro's rules allow but what changes the data a consumer sees, which the checker
+#   accepts by design:
+#
+#   - an enum symbol removed while the reader's enum has a default: data written with the removed
+#     symbol reads back as the default (writer ``["A", "B"]``, reader ``["A"]`` with default
+#     ``"A"``: ``f: wrote 'B', read 'A'``);
+#   - a record inside a union renamed with an alias (writer record ``ns.Old``, reader
+#     ``ns.New`` with alias ``ns.Old``): the value reads back as the other branch
+#     (``x: branch ns.Old read as ns.New``), and a consumer dispatches on that name (``bridge
+#     tail`` prints it as the payload's ``type``).
+#
+#   Neither check sees a change of logical type (``timestamp-millis`` to ``timestamp-micros``):
+#   the checker compares the underlying types, and fastavro applies the writer's logical type.
+#   A default of the wrong type (``"default": "abc"`` on an ``int``) is refused before either
+#   runs, when the schema store parses the file.
+#
+# Aliases of named types are compared with the writer's full name: write them in full
+# (``exchange_bridge.okx.Status``, not ``Status``).
 
 
-def _collect_named(schema: Any, named: dict[str, Any]) -> None:
-    if isinstance(schema, list):
-        for branch in schema:
-            _collect_named(branch, named)
-    elif isinstance(schema, dict):
-        kind = schema.get("type")
-        if kind in _NAMED:
-            named[schema["name"]] = schema
-            for f in schema.get("fields", ()):
-                _collect_named(f["type"], named)
-        elif kind == "array":
-            _collect_named(schema["items"], named)
-        elif kind == "map":
-            _collect_named(schema["values"], named)
-        elif isinstance(kind, dict | list):
-            _collect_named(kind, named)
+_SAMPLES: dict[str, Any] = {
+    "null": None,
+    "boolean": True,
+    "int": 1000,
+    "long": 1_700_000_000_000,
+    "float": 1.5,
+    "double": 2.25,
+    "string": "text",
+    "bytes": b"bytes",
+}
 
 
-class _Side:
-    """One parsed schema and its named types (fastavro writes a named type in full once and
-    refers to it by full name after that)."""
-
-    def __init__(self, definition: Mapping[str, Any]) -> None:
-        self.parsed = fastavro.parse_schema(dict(definition), _write_hint=False)
-        self.named: dict[str, Any] = {}
-        _collect_named(self.parsed, self.named)
-
-    def resolve(self, schema: Any) -> Any:
-        while True:
-            if isinstance(schema, str) and schema in self.named:
-                schema = self.named[schema]
-            elif isinstance(schema, dict) and isinstance(schema.get("type"), dict | list):
-                schema = schema["type"]
-            elif isinstance(schema, dict) and schema.get("type") in self.named:
-                schema = self.named[schema["type"]]
-            else:
-                return schema
+def parse(definition: Mapping[str, Any]) -> avro.schema.Schema:
+    """``definition`` as the Avro project's schema objects; SchemaError when it is not a schema."""
+    try:
+        return avro.schema.parse(json.dumps(definition))
+    except (avro.errors.AvroException, TypeError, ValueError, KeyError) as exc:
+        raise SchemaError(f"not an Avro schema: {exc}") from exc
 
 
-def _kind(schema: Any) -> str:
-    if isinstance(schema, list):
-        return "union"
-    if isinstance(schema, str):
-        return schema
-    return str(schema["type"])
-
-
-def _short(name: str) -> str:
-    return name.rsplit(".", 1)[-1]
-
-
-def _describe(schema: Any) -> str:
-    kind = _kind(schema)
-    return f"{kind} {schema['name']}" if kind in _NAMED else kind
+# --- by the rules ---------------------------------------------------------------------------------
 
 
 def read_problems(reader: Mapping[str, Any], writer: Mapping[str, Any]) -> list[str]:
     """Why a reader with schema ``reader`` cannot read data written with ``writer``, by Avro's
-    schema resolution rules (empty: it can). Logical types do not take part in resolution."""
-    r_side, w_side = _Side(reader), _Side(writer)
-    problems: list[str] = []
-    _check(r_side, w_side, r_side.parsed, w_side.parsed, "", problems, set())
-    return problems
+    schema resolution rules (empty: it can), one line per field that breaks them. Logical
+    types do not take part in resolution."""
+    return _Explainer().problems(parse(reader), parse(writer), "")
 
 
-def _matches(r_side: _Side, w_side: _Side, r: Any, w: Any) -> bool:
-    """Whether ``r`` is the reader branch Avro picks for writer branch ``w``."""
-    r, w = r_side.resolve(r), w_side.resolve(w)
-    rk, wk = _kind(r), _kind(w)
-    if rk in _NAMED and wk == rk:
-        return _short(r["name"]) == _short(w["name"]) or _short(w["name"]) in {
-            _short(a) for a in r.get("aliases", ())
-        }
-    if rk == wk:
-        return rk not in _NAMED
-    return rk in _PROMOTIONS.get(wk, set())
+def _describe(schema: avro.schema.Schema) -> str:
+    return f"{schema.type} {schema.fullname}" if isinstance(schema, NamedSchema) else schema.type
 
 
-def _check(
-    r_side: _Side,
-    w_side: _Side,
-    r: Any,
-    w: Any,
-    path: str,
-    problems: list[str],
-    seen: set[tuple[str, str]],
-) -> None:
-    r, w = r_side.resolve(r), w_side.resolve(w)
-    rk, wk = _kind(r), _kind(w)
-    where = path or "(top level)"
-    if wk == "union":
-        for branch in w:
-            _check(r_side, w_side, r, branch, path, problems, seen)
-        return
-    if rk == "union":
-        for branch in r:
-            if _matches(r_side, w_side, branch, w):
-                _check(r_side, w_side, branch, w, path, problems, seen)
-                return
-        problems.append(f"{where}: the writer's {_describe(w)} matches no branch of the reader")
-        return
-    if not _matches(r_side, w_side, r, w):
-        problems.append(f"{where}: the writer's {_describe(w)} cannot be read as {_describe(r)}")
-        return
-    if rk == "record":
-        pair = (r["name"], w["name"])
-        if pair in seen:  # recursive types
-            return
-        seen = seen | {pair}
-        written = {f["name"]: f for f in w["fields"]}
-        for f in r["fields"]:
-            names = [f["name"], *f.get("aliases", ())]
-            source = next((written[n] for n in names if n in written), None)
-            sub = f"{path}.{f['name']}" if path else f["name"]
-            if source is None:
-                if "default" not in f:
-                    problems.append(
-                        f"{sub}: new field without a default (data written with the older "
-                        "version does not have it)"
-                    )
-                continue
-            _check(r_side, w_side, f["type"], source["type"], sub, problems, seen)
-    elif rk == "enum":
-        missing = [s for s in w["symbols"] if s not in r["symbols"]]
-        if missing and "default" not in r:
-            problems.append(f"{where}: enum symbols {missing} removed without an enum default")
-    elif rk == "fixed":
-        if r["size"] != w["size"]:
-            problems.append(f"{where}: fixed size {w['size']} cannot be read as {r['size']}")
-    elif rk == "array":
-        _check(r_side, w_side, r["items"], w["items"], f"{path}[]", problems, seen)
-    elif rk == "map":
-        _check(r_side, w_side, r["values"], w["values"], f"{path}{{}}", problems, seen)
+class _Explainer:
+    """Names the parts of a schema pair that the official checker refuses."""
+
+    def __init__(self) -> None:
+        # One checker for the whole walk: it memoizes every pair it compared.
+        self._checker = ReaderWriterCompatibilityChecker()  # type: ignore[no-untyped-call]
+        self._records: set[tuple[int, int]] = set()
+
+    def _verdict(self, r: avro.schema.Schema, w: avro.schema.Schema) -> SchemaCompatibilityResult:
+        return self._checker.get_compatibility(r, w)
+
+    def problems(self, r: avro.schema.Schema, w: avro.schema.Schema, path: str) -> list[str]:
+        verdict = self._verdict(r, w)
+        if verdict.compatibility is not SchemaCompatibilityType.incompatible:
+            return []
+        where = path or "(top level)"
+        found: list[str] = []
+        if isinstance(w, UnionSchema):
+            for branch in w.schemas:
+                found += self.problems(r, branch, path)
+        elif isinstance(r, UnionSchema):
+            # The branch Avro would pick for the writer's type, to say why it does not read it.
+            same = [b for b in r.schemas if b.type == w.type and _same_name(b, w)]
+            found = self.problems(same[0], w, path) if len(same) == 1 else []
+            found = found or [
+                f"{where}: the writer's {_describe(w)} matches no branch of the reader"
+            ]
+        elif isinstance(r, RecordSchema) and isinstance(w, RecordSchema) and _same_name(r, w):
+            found = self._record(r, w, path)
+        elif isinstance(r, ArraySchema) and isinstance(w, ArraySchema):
+            found = self.problems(r.items, w.items, f"{path}[]")
+        elif isinstance(r, MapSchema) and isinstance(w, MapSchema):
+            found = self.problems(r.values, w.values, f"{path}{{}}")
+        else:
+            found = _leaf(r, w, where)
+        # A safety net: the checker refused something the walk did not name.
+        return found or [f"{where}: {'; '.join(sorted(verdict.messages))}"]
+
+    def _record(self, r: RecordSchema, w: RecordSchema, path: str) -> list[str]:
+        if (id(r), id(w)) in self._records:  # a recursive type, already being walked
+            return []
+        self._records.add((id(r), id(w)))
+        found: list[str] = []
+        for reader_field in r.fields:
+            name = reader_field.name
+            sub = f"{path}.{name}" if path else name
+            source = lookup_writer_field(writer_schema=w, reader_field=reader_field)
+            if source is not None:
+                found += self.problems(reader_field.type, source.type, sub)
+            elif not reader_field.has_default:
+                found.append(
+                    f"{sub}: new field without a default (data written with the older "
+                    "version does not have it)"
+                )
+        return found
 
 
-# --- proof with data ----------------------------------------------------------------------------
+def _same_name(r: avro.schema.Schema, w: avro.schema.Schema) -> bool:
+    if isinstance(r, NamedSchema) and isinstance(w, NamedSchema):
+        return bool(schema_name_equals(r, w))
+    return True
+
+
+def _leaf(r: avro.schema.Schema, w: avro.schema.Schema, where: str) -> list[str]:
+    """Why the checker refuses a pair that is neither a union nor a container, in words that
+    name the types."""
+    if r.type != w.type or not _same_name(r, w):
+        return [f"{where}: the writer's {_describe(w)} cannot be read as {_describe(r)}"]
+    if isinstance(r, EnumSchema) and isinstance(w, EnumSchema):
+        missing = [s for s in w.symbols if s not in r.symbols]
+        return [f"{where}: enum symbols {missing} removed without an enum default"]
+    if isinstance(r, FixedSchema) and isinstance(w, FixedSchema):
+        return [f"{where}: fixed size {w.size} cannot be read as {r.size}"]
+    return []
+
+
+# --- by round trips -------------------------------------------------------------------------------
 
 
 def sample_values(definition: Mapping[str, Any]) -> list[dict[str, Any]]:
     """Values of ``definition`` that, together, take every branch of every union, nested ones
     included: a union's samples are those of each of its branches; a record's j-th sample takes
     the j-th sample of each field (cycling), so there are as many as its richest field has."""
-    side = _Side(definition)
-    return [v for v in _samples(side, side.parsed, set()) if isinstance(v, dict)]
+    return [v for v in _samples(parse(definition), frozenset()) if isinstance(v, dict)]
 
 
-def _samples(side: _Side, schema: Any, seen: set[str]) -> list[Any]:
-    schema = side.resolve(schema)
-    kind = _kind(schema)
-    if kind == "union":
+def _samples(schema: avro.schema.Schema, seen: frozenset[str]) -> list[Any]:
+    if isinstance(schema, UnionSchema):
         out: list[Any] = []
-        for branch in schema:
-            branch = side.resolve(branch)
-            values = _samples(side, branch, seen)
+        for branch in schema.schemas:
+            values = _samples(branch, seen)
             # Named branches as (name, value): fastavro then writes exactly that branch.
-            named = _kind(branch) in _NAMED
-            out.extend((branch["name"], v) if named else v for v in values)
+            named = isinstance(branch, NamedSchema)
+            out.extend((branch.fullname, v) if named else v for v in values)
         return out
-    if kind == "record":
-        if schema["name"] in seen:
-            return [None]
-        inner = seen | {schema["name"]}
-        fields = [(f["name"], _samples(side, f["type"], inner)) for f in schema["fields"]]
+    if isinstance(schema, RecordSchema):
+        if schema.fullname in seen:
+            return []  # a recursive type: no finite sample through this branch
+        inner = seen | {schema.fullname}
+        fields = [(f.name, _samples(f.type, inner)) for f in schema.fields]
+        if any(not values for _, values in fields):
+            return []
         count = max([1, *(len(values) for _, values in fields)])
         return [{name: values[j % len(values)] for name, values in fields} for j in range(count)]
-    if kind == "array":
-        return [[v] for v in _samples(side, schema["items"], seen)]
-    if kind == "map":
-        return [{f"key-{j}": v} for j, v in enumerate(_samples(side, schema["values"], seen))]
-    if kind == "enum":
-        return list(schema["symbols"])
-    if kind == "fixed":
-        return [bytes([7]) * int(schema["size"])]
-    simple: dict[str, Any] = {
-        "null": None,
-        "boolean": True,
-        "int": 1000,
-        "long": 1_700_000_000_000,
-        "float": 1.5,
-        "double": 2.25,
-        "string": "text",
-        "bytes": b"bytes",
-    }
-    if kind in simple:
-        return [simple[kind]]
-    raise SchemaError(f"cannot make a sample of {kind}")
+    if isinstance(schema, ArraySchema):
+        return [[v] for v in _samples(schema.items, seen)] or [[]]
+    if isinstance(schema, MapSchema):
+        return [{f"key-{j}": v} for j, v in enumerate(_samples(schema.values, seen))] or [{}]
+    if isinstance(schema, EnumSchema):
+        return list(schema.symbols)
+    if isinstance(schema, FixedSchema):
+        return [bytes([7]) * int(schema.size)]
+    if schema.type in _SAMPLES:
+        return [_SAMPLES[schema.type]]
+    raise SchemaError(f"cannot make a sample of {schema.type}")
 
 
 def data_problems(reader: Mapping[str, Any], writer: Mapping[str, Any]) -> list[str]:
@@ -303,6 +311,10 @@ def data_problems(reader: Mapping[str, Any], writer: Mapping[str, Any]) -> list[
         for difference in _differences(expected, actual, ""):
             problems.append(f"sample {k}: {difference}")
     return problems
+
+
+def _short(name: str) -> str:
+    return name.rsplit(".", 1)[-1]
 
 
 def _differences(expected: Any, actual: Any, path: str) -> Iterator[str]:
@@ -535,7 +547,7 @@ async def _refuse_incompatible(
         return
     try:
         problems = read_problems(schema.definition, json.loads(latest.schema))
-    except (ValueError, TypeError, KeyError, fastavro.schema.SchemaParseException) as exc:
+    except (ValueError, SchemaError) as exc:
         problems = [f"the registered schema cannot be compared: {exc}"]
     verdict = await client.check_compatibility(subject, text)
     if verdict.compatible and not problems:

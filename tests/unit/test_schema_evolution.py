@@ -323,3 +323,61 @@ def test_a_field_renamed_with_an_alias_still_reads() -> None:
     r = record({"name": "new", "type": "string", "aliases": ["old"]})
     assert read_problems(r, w) == []
     assert data_problems(r, w) == []
+
+
+def named(kind: str, name: str, **rest: Any) -> dict[str, Any]:
+    return {"type": kind, "name": name, "namespace": "ns", **rest}
+
+
+def test_a_problem_inside_a_union_branch_names_its_field() -> None:
+    a = named("record", "A", fields=[{"name": "a", "type": "string"}])
+    w = record(
+        {"name": "p", "type": [a, named("record", "B", fields=[{"name": "b", "type": "long"}])]}
+    )
+    r = record(
+        {"name": "p", "type": [a, named("record", "B", fields=[{"name": "b", "type": "int"}])]}
+    )
+    assert read_problems(r, w) == ["p.b: the writer's long cannot be read as int"]
+
+
+def test_every_problem_is_named_on_its_own_line() -> None:
+    w = record({"name": "a", "type": "int"})
+    r = record(
+        {"name": "a", "type": "string"}, {"name": "b", "type": "int"}, {"name": "c", "type": "int"}
+    )
+    assert read_problems(r, w) == [
+        "a: the writer's int cannot be read as string",
+        "b: new field without a default (data written with the older version does not have it)",
+        "c: new field without a default (data written with the older version does not have it)",
+    ]
+
+
+def test_recursive_types_are_checked_and_sampled() -> None:
+    w = record({"name": "v", "type": "int"}, {"name": "next", "type": ["null", "R"]})
+    r = record({"name": "v", "type": "long"}, {"name": "next", "type": ["null", "R"]})
+    assert read_problems(r, w) == [] and data_problems(r, w) == []
+    assert read_problems(w, r) == ["v: the writer's long cannot be read as int"]
+
+
+def test_only_the_round_trips_see_a_union_branch_renamed_with_an_alias() -> None:
+    # Avro's rules allow it; the value comes back as another branch than the one written.
+    fields = [{"name": "a", "type": "int"}]
+    w = record({"name": "x", "type": ["null", named("record", "Old", fields=fields)]})
+    new = named("record", "New", fields=fields, aliases=["ns.Old"])
+    r = record({"name": "x", "type": ["null", new]})
+    assert read_problems(r, w) == []
+    assert data_problems(r, w) == ["sample 1: x: branch ns.Old read as ns.New"]
+
+
+def test_aliases_of_named_types_are_full_names() -> None:
+    fields = [{"name": "a", "type": "int"}]
+    w = record({"name": "x", "type": named("record", "Old", fields=fields)})
+    short = record({"name": "x", "type": named("record", "New", fields=fields, aliases=["Old"])})
+    assert read_problems(short, w) == [
+        "x: the writer's record ns.Old cannot be read as record ns.New"
+    ]
+
+
+def test_what_is_not_a_schema_is_a_schema_error() -> None:
+    with pytest.raises(SchemaError, match="not an Avro schema"):
+        read_problems(record({"name": "f", "type": "int"}), {"type": "record", "name": "R"})
