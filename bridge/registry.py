@@ -36,6 +36,7 @@ from aiokafka.errors import KafkaError, TopicAlreadyExistsError
 from pydantic import SecretStr
 
 from bridge.errors import IncompatibleSchemaError, RegistryError
+from bridge.retry import Backoff
 from bridge.settings import SchemaRegistrySettings
 
 log = logging.getLogger(__name__)
@@ -78,7 +79,8 @@ class RegistryClient:
     """A Confluent-compatible schema registry at ``url`` (which may carry a path, e.g.
     Apicurio's ``http://host:8080/apis/ccompat/v7``).
 
-    Requests that get no answer, or a 5xx, are retried with capped exponential backoff:
+    Requests that get no answer, or a 5xx or 429, are retried with the bridge's jittered
+    backoff (:mod:`bridge.retry`, between ``retry_initial`` and ``retry_max`` seconds):
     ``attempts`` times in all, or forever when it is None (the bridge at start: a registry
     outage must delay it, not kill it). A 4xx is an answer and is not retried. Answers that
     cannot change (schemas by id, what was registered) are cached.
@@ -215,7 +217,7 @@ class RegistryClient:
     # -- transport -----------------------------------------------------------------------------
 
     async def _request(self, method: str, path: str, body: Mapping[str, Any] | None = None) -> Any:
-        delay = self._retry_initial
+        backoff = Backoff(self._retry_initial, self._retry_max)
         attempt = 0
         while True:
             attempt += 1
@@ -240,9 +242,9 @@ class RegistryClient:
                 raise RegistryError(
                     f"schema registry at {self.url} {problem}; gave up after {attempt} attempt(s)"
                 )
+            delay = backoff.next_delay()
             log.warning("schema registry at %s %s; retrying in %.1f s", self.url, problem, delay)
             await asyncio.sleep(delay)
-            delay = min(delay * 2, self._retry_max)
 
     def _exchange(self, method: str, path: str, body: Mapping[str, Any] | None) -> tuple[int, Any]:
         """One HTTP request and its decoded JSON answer (blocking; runs in a worker thread)."""
