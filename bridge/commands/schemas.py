@@ -23,9 +23,9 @@ def run(args: argparse.Namespace) -> int:
     """``bridge schemas ACTION``; returns the exit code (1: the check found problems)."""
     match args.action:
         case "list":
-            print(_format_list(_settings(args.config)))
+            print(_format_list(load_settings(args.config)))
         case "show":
-            print(show_schema(args.name, args.version, _settings(args.config)))
+            print(show_schema(args.name, args.version, load_settings(args.config)))
         case "check":
             report = check_schemas(
                 args.schemas or _store_root(), require_locked=args.require_locked
@@ -43,7 +43,7 @@ def run(args: argparse.Namespace) -> int:
             added = lock_new_versions(args.schemas or _store_root())
             print("\n".join(f"released {k}" for k in added) or "nothing new to release")
         case "register":
-            settings = _settings(args.config)
+            settings = load_settings(args.config)
             if args.registry_url:
                 registry = settings.schema_registry.model_copy(update={"url": args.registry_url})
                 settings = settings.model_copy(update={"schema_registry": registry})
@@ -57,10 +57,6 @@ def run(args: argparse.Namespace) -> int:
 
 def _store_root() -> Path:
     return SchemaStore().root
-
-
-def _settings(config: str | None) -> Settings:
-    return load_settings(config)
 
 
 def _format_list(settings: Settings) -> str:
