@@ -19,9 +19,9 @@ import time
 from collections import Counter
 from typing import Any
 
-from bridge.app import Bridge
 from bridge.avro.decode import TailedRecord, jsonable, tail
 from bridge.logs import configure_logging, quiet_kafka_clients
+from bridge.runtime.app import Bridge
 from bridge.sandbox.kafka import SandboxKafka
 from bridge.sandbox.kraken import KrakenSimulator
 from bridge.sandbox.okex_v1 import OkexV1Simulator

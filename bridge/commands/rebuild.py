@@ -1,12 +1,12 @@
 """``bridge rebuild``: typed records again, from the frames an ``<exchange>.raw`` topic kept.
 
-After a schema upgrade or a parser fix, history is rewritten by replaying its frames through
-the current adapters, codec and pipeline: the same code path as live ingestion
-(``adapter.receive`` → :meth:`~bridge.pipeline.Pipeline.deliver`), fed with what the raw record
-says about each frame (connection, connection id, receive time, sequence, instance) instead of
-a socket. Each connection id gets a fresh adapter, told ``connection_made`` before its first
-frame, as the session does; each configured connection gets the duplicate filter the session
-had, started afresh where a bridge process started (a connection id ``<name>#1``).
+After a schema upgrade or a parser fix, history is rewritten by replaying its frames through the
+current adapters, codec and pipeline: the same code path as live ingestion (``adapter.receive`` →
+:meth:`~bridge.runtime.pipeline.Pipeline.deliver`), fed with what the raw record says about each
+frame (connection, connection id, receive time, sequence, instance) instead of a socket. Each
+connection id gets a fresh adapter, told ``connection_made`` before its first frame, as the session
+does; each configured connection gets the duplicate filter the session had, started afresh where a
+bridge process started (a connection id ``<name>#1``).
 
 What comes out, per frame, is what live ingestion wrote for it: same topics (under the target
 prefix), keys, headers and values. Value bytes are identical when the schema version (and,
@@ -45,8 +45,8 @@ from bridge.exchanges import adapter_class
 from bridge.exchanges.base import Adapter
 from bridge.frame import ConnectionInfo, Frame
 from bridge.metrics import Metrics
-from bridge.pipeline import Pipeline, RecentPushes
-from bridge.publisher import Publisher
+from bridge.runtime.pipeline import Pipeline, RecentPushes
+from bridge.runtime.publisher import Publisher
 from bridge.settings import ConnectionSettings, Settings, load_settings
 from bridge.topics import with_prefix
 

@@ -7,8 +7,8 @@ import asyncio
 import logging
 import signal
 
-from bridge.app import Bridge
 from bridge.logs import configure_logging
+from bridge.runtime.app import Bridge
 from bridge.settings import load_settings
 
 log = logging.getLogger("bridge")

@@ -10,10 +10,10 @@ from typing import Any
 
 from aiokafka import AIOKafkaConsumer
 
-from bridge.app import Bridge
 from bridge.avro.decode import TailedRecord
 from bridge.avro.formats import decode_single_object
 from bridge.avro.store import SchemaStore
+from bridge.runtime.app import Bridge
 from bridge.settings import Settings
 
 

@@ -31,7 +31,6 @@ from typing import Any
 
 import pytest
 
-from bridge.app import Bridge
 from bridge.avro.decode import TailedRecord
 from bridge.avro.records import Codec
 from bridge.errors import SchemaError
@@ -39,6 +38,7 @@ from bridge.exchanges import adapter_class
 from bridge.exchanges.base import Adapter
 from bridge.exchanges.events import Event, ExchangeError, Heartbeat, Pong, Push, Unrecognized
 from bridge.frame import ConnectionInfo, Frame
+from bridge.runtime.app import Bridge
 from bridge.sandbox.kraken import KrakenSimulator
 from bridge.sandbox.okex_v1 import OkexV1Simulator
 from bridge.sandbox.okx import PUBLIC_PATH, OkxSimulator

@@ -20,12 +20,12 @@ import yaml
 from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 
-from bridge.app import Bridge
 from bridge.avro.decode import tail
 from bridge.avro.formats import ConfluentEncoder, split_value
 from bridge.avro.registry import RegistryClient
 from bridge.avro.store import SchemaStore, schema_text
 from bridge.errors import MissingToolError
+from bridge.runtime.app import Bridge
 from bridge.sandbox.okx import (
     BUSINESS_PATH,
     PUBLIC_PATH,

@@ -24,7 +24,7 @@ import logging
 import ssl
 import time
 from collections import deque
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from websockets.asyncio.client import ClientConnection, connect
@@ -41,8 +41,9 @@ from bridge.exchanges.events import (
 )
 from bridge.frame import ConnectionInfo, Frame
 from bridge.metrics import Metrics
-from bridge.pipeline import Pipeline, RecentPushes
-from bridge.retry import backoff_delays
+from bridge.retry import Backoff
+from bridge.runtime.link import Continuity, Link, LinkState
+from bridge.runtime.pipeline import Pipeline, RecentPushes
 
 log = logging.getLogger(__name__)
 
@@ -139,28 +140,27 @@ class SessionOptions:
     max_frame_bytes: int = 4 * 1024 * 1024
 
 
-class _Link:
-    """One WebSocket connection with its own adapter instance and frame sequence."""
+class _Connection:
+    """The I/O side of one :class:`~bridge.runtime.link.Link`: its socket, task and adapter."""
 
-    def __init__(self, info: ConnectionInfo, adapter: Adapter) -> None:
+    def __init__(self, info: ConnectionInfo, adapter: Adapter, link: Link) -> None:
         self.info = info
         self.adapter = adapter
+        self.link = link
         self.ws: ClientConnection | None = None
-        self.sequence = 0
-        self.last_received = time.monotonic()
-        self.opened_at: float | None = None
+        self.task: asyncio.Task[str] | None = None
+        self.successor: _Connection | None = None
         self.subscribed = asyncio.Event()
-        self.end_reason: str | None = None
-        """Set by whoever decides to end this link before it is closed (silence, handover…)."""
-        self.successor: _Link | None = None
+        """Set when the link reaches SUBSCRIBED (what a handover waits for)."""
         self.reading = False
         """True while waiting for the next frame: a safe point to cancel (nothing half-done)."""
-        self.acked: set[tuple[str, str]] = set()
-        self.failed: set[tuple[str, str]] = set()
-        self.task: asyncio.Task[str] | None = None
+
+    @property
+    def alive(self) -> bool:
+        return self.task is not None and not self.task.done()
 
     def marker_frame(self) -> Frame:
-        return Frame("", time.time_ns() // 1000, self.sequence)
+        return Frame("", time.time_ns() // 1000, self.link.sequence)
 
 
 class Session:
@@ -184,10 +184,10 @@ class Session:
         self.metrics = metrics
         self.recent = RecentPushes()
         self.destinations: list[Destination] = adapter_factory().destinations()
+        self.continuity = Continuity()
         self._attempts = itertools.count(1)
-        self._current: _Link | None = None
+        self._current: _Connection | None = None
         self._stopping = asyncio.Event()
-        self._gap_open = False  # a disconnected marker was written and no resubscription yet
         self.connects = 0
         self.frames = 0
 
@@ -196,95 +196,92 @@ class Session:
     @property
     def subscribed(self) -> bool:
         """The current connection is open and every subscription is acknowledged on it."""
-        link = self._current
-        return (
-            link is not None
-            and link.subscribed.is_set()
-            and link.task is not None
-            and not link.task.done()
-        )
+        conn = self._current
+        return conn is not None and conn.link.subscribed and conn.alive
 
     async def run(self) -> None:
         """Hold the connection until :meth:`stop`; reconnect whenever it ends."""
         opts = self.options
-        delays = self._backoff()
-        link = self._spawn()
+        backoff = Backoff(
+            opts.reconnect_initial_seconds,
+            opts.reconnect_max_seconds,
+            floor=opts.min_connect_interval_seconds,
+        )
+        conn = self._spawn()
         while True:
-            assert link.task is not None
-            await asyncio.wait({link.task})
-            reason = "shutdown" if link.task.cancelled() else link.task.result()
+            assert conn.task is not None
+            await asyncio.wait({conn.task})
+            reason = "shutdown" if conn.task.cancelled() else conn.task.result()
             if self._stopping.is_set():
-                if link.successor is not None and link.successor.task is not None:
-                    link.successor.task.cancel()
+                if conn.successor is not None and conn.successor.task is not None:
+                    conn.successor.task.cancel()
                 break
             self.metrics.reconnects.labels(self.exchange, self.name, reason).inc()
-            successor = link.successor
-            if successor is not None and successor.task is not None and not successor.task.done():
+            successor = conn.successor
+            if successor is not None and successor.alive:
                 if not successor.subscribed.is_set():
-                    await self._disconnected(link, reason)
-                link = successor
-                self._current = link
+                    await self._disconnected(conn, reason)
+                conn = successor
+                self._current = conn
                 continue
-            await self._disconnected(link, reason)
-            lived = (time.monotonic() - link.opened_at) if link.opened_at is not None else 0.0
-            if link.subscribed.is_set() and lived >= opts.healthy_after_seconds:
-                delays = self._backoff()
-            delay = next(delays)
+            await self._disconnected(conn, reason)
+            if conn.subscribed.is_set() and (
+                conn.link.lived(time.monotonic()) >= opts.healthy_after_seconds
+            ):
+                backoff.reset()
+            delay = backoff.next_delay()
             log.info("%s: connection ended (%s); reconnecting in %.2f s", self.name, reason, delay)
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._stopping.wait(), delay)
             if self._stopping.is_set():
                 break
-            link = self._spawn()
+            conn = self._spawn()
 
     async def stop(self) -> None:
         """Stop reading. A link waiting for a frame is cancelled at once; a link delivering a
         frame finishes that frame first (its records reach the publisher), then stops."""
         self._stopping.set()
         current = self._current
-        for link in (current, current.successor if current else None):
-            if link is None or link.task is None:
+        for conn in (current, current.successor if current else None):
+            if conn is None or conn.task is None:
                 continue
-            link.end_reason = "shutdown"
-            if link.ws is None or link.reading:
-                link.task.cancel()
+            conn.link.end("shutdown")
+            if conn.ws is None or conn.reading:
+                conn.task.cancel()
 
     # -- supervision -----------------------------------------------------------------------------
 
-    def _backoff(self) -> Iterator[float]:
-        o = self.options
-        return backoff_delays(
-            o.reconnect_initial_seconds,
-            o.reconnect_max_seconds,
-            floor=o.min_connect_interval_seconds,
-        )
-
-    def _spawn(self) -> _Link:
+    def _spawn(self) -> _Connection:
         attempt = next(self._attempts)
         adapter = self.adapter_factory()
         info = ConnectionInfo(
             self.exchange, adapter.topic_prefix, self.name, f"{self.name}#{attempt}", self.instance
         )
-        link = _Link(info, adapter)
-        link.task = asyncio.get_running_loop().create_task(
-            self._run_link(link), name=info.connection_id
+        conn = _Connection(info, adapter, Link(info.connection_id, self.destinations))
+        conn.task = asyncio.get_running_loop().create_task(
+            self._run_link(conn), name=info.connection_id
         )
-        if self._current is None or self._current.task is None or self._current.task.done():
-            self._current = link
-        return link
+        if self._current is None or not self._current.alive:
+            self._current = conn
+        return conn
 
-    async def _disconnected(self, link: _Link, reason: str) -> None:
-        self._set_subscription_gauges(pending=len(self.destinations), subscribed=0, failed=0)
-        if link.opened_at is None or self._gap_open:
-            return  # never connected, or the gap is already marked
-        self._gap_open = True
-        await self.pipeline.markers(
-            link.info, link.marker_frame(), self.destinations, "disconnected", reason
-        )
+    async def _disconnected(self, conn: _Connection, reason: str) -> None:
+        self._set_subscription_gauges(len(self.destinations), 0, 0)
+        if self.continuity.lost(conn.link):
+            await self.pipeline.markers(
+                conn.info, conn.marker_frame(), self.destinations, "disconnected", reason
+            )
 
-    async def _run_link(self, link: _Link) -> str:
+    async def _run_link(self, conn: _Connection) -> str:
         """Connect, then read until the connection ends. Returns the reason it ended."""
+        try:
+            return await self._connect_and_read(conn)
+        finally:
+            conn.link.move(LinkState.CLOSED)
+
+    async def _connect_and_read(self, conn: _Connection) -> str:
         opts = self.options
+        link = conn.link
         if opts.connect_limiter is not None:
             await opts.connect_limiter.wait()
         self.metrics.connection_attempts.labels(self.exchange, self.name).inc()
@@ -301,40 +298,39 @@ class Session:
         except Exception as exc:  # noqa: BLE001 - every failure to connect becomes a reason
             if not should_retry(exc):
                 raise
-            reason = failure_reason(exc)
-            log.warning("%s: connect to %s failed: %s", link.info.connection_id, opts.url, exc)
-            return reason
-        link.ws = ws
-        link.opened_at = link.last_received = time.monotonic()
+            log.warning("%s: connect to %s failed: %s", link.connection_id, opts.url, exc)
+            return failure_reason(exc)
+        conn.ws = ws
+        link.opened(time.monotonic())
         self.connects += 1
         up = self.metrics.connection_up.labels(self.exchange, self.name)
         up.inc()
-        self._set_subscription_gauges(pending=len(self.destinations), subscribed=0, failed=0)
-        log.info("%s: connected to %s", link.info.connection_id, opts.url)
-        keepalive = asyncio.get_running_loop().create_task(self._keepalive(link))
+        self._set_subscription_gauges(len(self.destinations), 0, 0)
+        log.info("%s: connected to %s", link.connection_id, opts.url)
+        keepalive = asyncio.get_running_loop().create_task(self._keepalive(conn))
         try:
-            link.adapter.connection_made(time.time())
-            await self._flush(link)
-            return await self._read(link)
+            conn.adapter.connection_made(time.time())
+            await self._flush(conn)
+            return await self._read(conn)
         except ConnectionClosed:
             return link.end_reason or "connection_lost"  # closed while sending
         except Exception:
             # Safety net: a bug must cost a reconnect, not the session.
-            log.exception("%s: unexpected error; reconnecting", link.info.connection_id)
+            log.exception("%s: unexpected error; reconnecting", link.connection_id)
             return "internal_error"
         finally:
             keepalive.cancel()
             up.dec()
             await ws.close()
 
-    async def _read(self, link: _Link) -> str:
-        ws = link.ws
+    async def _read(self, conn: _Connection) -> str:
+        ws = conn.ws
         assert ws is not None
-        adapter = link.adapter
+        link, adapter = conn.link, conn.adapter
         frames = self.metrics.frames_received.labels(self.exchange, self.name)
         received_bytes = self.metrics.bytes_received.labels(self.exchange, self.name)
         while not self._stopping.is_set():
-            link.reading = True
+            conn.reading = True
             try:
                 data = await ws.recv()
             except ConnectionClosed as closed:
@@ -345,135 +341,116 @@ class Session:
                 code = closed.rcvd.code if closed.rcvd is not None else None
                 return adapter.close_reason(code)
             finally:
-                link.reading = False
+                conn.reading = False
             received_us = time.time_ns() // 1000  # before any parsing
-            link.last_received = time.monotonic()
-            link.sequence += 1
+            sequence = link.received(time.monotonic())
             self.frames += 1
             frames.inc()
             received_bytes.inc(len(data) if isinstance(data, bytes) else utf8_length(data))
             # recorded with credentials masked; classified as received
-            frame = Frame(adapter.redact(data), received_us, link.sequence)
+            frame = Frame(adapter.redact(data), received_us, sequence)
             events = adapter.receive(data, received_us)
-            await self.pipeline.deliver(link.info, frame, events, self.recent)
-            await self._flush(link)
-            ended = await self._react(link, frame, events)
+            await self.pipeline.deliver(conn.info, frame, events, self.recent)
+            await self._flush(conn)
+            ended = await self._react(conn, events)
             if ended is not None:
-                link.end_reason = ended
+                link.end(ended)
                 await ws.close(1000)
                 return ended
         return "shutdown"
 
-    async def _react(self, link: _Link, frame: Frame, events: list[Event]) -> str | None:
+    async def _react(self, conn: _Connection, events: list[Event]) -> str | None:
         """Session decisions driven by events. Returns a reason when the link must end."""
         for event in events:
             match event:
                 case LoginResult(ok=False):
                     log.error(
                         "%s: login failed: %s %s",
-                        link.info.connection_id,
+                        conn.info.connection_id,
                         event.code,
                         event.message,
                     )
                     return "login_failed"
                 case Subscribed() | SubscribeFailed():
-                    target = (event.destination.topic, event.destination.key)
-                    if isinstance(event, SubscribeFailed):
-                        link.failed.add(target)
-                    elif event.op == "subscribe":
-                        link.acked.add(target)
-                        link.failed.discard(target)
-                    else:
-                        link.acked.discard(target)
-                    await self._update_subscriptions(link)
+                    conn.link.progress.record(event)
+                    await self._update_subscriptions(conn)
                 case Notice(reconnect_advised=True) if (
-                    link.successor is None and link is self._current
+                    conn.successor is None and conn is self._current
                 ):
                     log.info(
                         "%s: server announced a close (%s); opening a replacement",
-                        link.info.connection_id,
+                        conn.info.connection_id,
                         event.code,
                     )
-                    link.successor = self._spawn()
-                    asyncio.get_running_loop().create_task(self._hand_over(link, link.successor))
+                    conn.successor = self._spawn()
+                    asyncio.get_running_loop().create_task(self._hand_over(conn, conn.successor))
         return None
 
-    async def _hand_over(self, old: _Link, new: _Link) -> None:
+    async def _hand_over(self, old: _Connection, new: _Connection) -> None:
         """Close ``old`` once ``new`` is subscribed (or give up when ``new`` ends first)."""
         assert new.task is not None
         waiter = asyncio.ensure_future(new.subscribed.wait())
         await asyncio.wait({waiter, new.task}, return_when=asyncio.FIRST_COMPLETED)
         waiter.cancel()
-        if new.subscribed.is_set() and old.ws is not None:
-            old.end_reason = "handover"
+        if new.link.subscribed and old.ws is not None:
+            old.link.end("handover")
             await old.ws.close(1000, "replaced")
 
-    async def _update_subscriptions(self, link: _Link) -> None:
-        configured = {(d.topic, d.key) for d in self.destinations}
-        subscribed = len(link.acked & configured)
-        failed = len((link.failed - link.acked) & configured)
-        self._set_subscription_gauges(
-            pending=len(configured) - subscribed - failed, subscribed=subscribed, failed=failed
-        )
-        if link.adapter.all_subscribed and not link.subscribed.is_set():
-            link.subscribed.set()
+    async def _update_subscriptions(self, conn: _Connection) -> None:
+        link = conn.link
+        self._set_subscription_gauges(*link.progress.counts())
+        if link.state is LinkState.OPEN and conn.adapter.all_subscribed:
+            link.move(LinkState.SUBSCRIBED)
+            conn.subscribed.set()
             log.info(
-                "%s: all %d subscriptions acknowledged",
-                link.info.connection_id,
-                len(self.destinations),
+                "%s: all %d subscriptions acknowledged", link.connection_id, len(self.destinations)
             )
-            if self._gap_open:
-                self._gap_open = False
+            kind = self.continuity.subscribed(replacing=conn is not self._current)
+            if kind is not None:
+                reason = "reconnected" if kind == "resubscribed" else "replacement_subscribed"
                 await self.pipeline.markers(
-                    link.info, link.marker_frame(), self.destinations, "resubscribed", "reconnected"
-                )
-            elif link is not self._current:
-                await self.pipeline.markers(
-                    link.info,
-                    link.marker_frame(),
-                    self.destinations,
-                    "handover",
-                    "replacement_subscribed",
+                    conn.info, conn.marker_frame(), self.destinations, kind, reason
                 )
 
-    def _set_subscription_gauges(self, *, pending: int, subscribed: int, failed: int) -> None:
+    def _set_subscription_gauges(self, pending: int, subscribed: int, failed: int) -> None:
         g = self.metrics.subscriptions
         g.labels(self.exchange, self.name, "pending").set(pending)
         g.labels(self.exchange, self.name, "subscribed").set(subscribed)
         g.labels(self.exchange, self.name, "failed").set(failed)
 
-    async def _flush(self, link: _Link) -> None:
-        assert link.ws is not None
-        for outbound in link.adapter.data_to_send():
-            await link.ws.send(outbound)
+    async def _flush(self, conn: _Connection) -> None:
+        assert conn.ws is not None
+        for outbound in conn.adapter.data_to_send():
+            await conn.ws.send(outbound)
 
-    async def _keepalive(self, link: _Link) -> None:
+    async def _keepalive(self, conn: _Connection) -> None:
         """Ping when the line has been quiet for keepalive_seconds; end the link when nothing at
         all arrived for idle_timeout_seconds (a silent, half-open connection)."""
         opts = self.options
-        ws = link.ws
+        ws = conn.ws
         assert ws is not None
+        link = conn.link
         tick = min(1.0, opts.keepalive_seconds / 4)
         last_ping = 0.0
         while True:
             await asyncio.sleep(tick)
-            link.adapter.tick(time.time())
+            conn.adapter.tick(time.time())
             try:
-                await self._flush(link)
+                await self._flush(conn)
             except ConnectionClosed:
                 return
             now = time.monotonic()
             quiet = now - link.last_received
             if quiet >= opts.idle_timeout_seconds:
                 log.warning(
-                    "%s: nothing received for %.1f s; reconnecting", link.info.connection_id, quiet
+                    "%s: nothing received for %.1f s; reconnecting", link.connection_id, quiet
                 )
-                link.end_reason = "silence"
+                link.end("silence")
                 await ws.close(1000, "silence")
                 return
             if quiet >= opts.keepalive_seconds and now - last_ping >= opts.keepalive_seconds:
                 last_ping = now
                 try:
-                    await ws.send(link.adapter.ping())
+                    await ws.send(conn.adapter.ping())
                 except ConnectionClosed:
                     return

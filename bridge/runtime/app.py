@@ -20,10 +20,11 @@ from bridge.avro.registration import (
 from bridge.avro.registry import RegistryClient
 from bridge.exchanges import adapter_class
 from bridge.exchanges.base import Adapter
-from bridge.metrics import HealthServer, Metrics, set_info
-from bridge.pipeline import Pipeline
-from bridge.publisher import Publisher
-from bridge.session import ConnectLimiter, Session, SessionOptions
+from bridge.health import HealthServer
+from bridge.metrics import Metrics, set_info
+from bridge.runtime.pipeline import Pipeline
+from bridge.runtime.publisher import Publisher
+from bridge.runtime.session import ConnectLimiter, Session, SessionOptions
 from bridge.settings import ConnectionSettings, Settings
 from bridge.sharding import owned_connections
 from bridge.topics import group_topics, with_prefix

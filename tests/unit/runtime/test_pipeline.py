@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from bridge.exchanges.events import Destination
-from bridge.pipeline import RecentPushes
+from bridge.runtime.pipeline import RecentPushes
 
 
 def dest(key: str) -> Destination:

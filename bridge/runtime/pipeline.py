@@ -27,7 +27,7 @@ from bridge.exchanges.events import (
 )
 from bridge.frame import ConnectionInfo, Frame
 from bridge.metrics import Metrics
-from bridge.publisher import Publisher
+from bridge.runtime.publisher import Publisher
 
 log = logging.getLogger(__name__)
 

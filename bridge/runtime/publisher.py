@@ -2,10 +2,10 @@
 
 The buffer counts records from the moment they are handed to the producer until Kafka
 acknowledges them. When it is full the overflow policy applies: ``block`` makes
-:meth:`Publisher.send` wait (so the session stops reading its socket and TCP pushes back on
-the exchange), ``drop`` drops the record and counts it. A send that fails is retried until it
-is delivered or the bridge shuts down; the idempotent producer removes the duplicates its own
-retries could cause.
+:meth:`Publisher.send` wait (so the session stops reading its socket and TCP pushes back on the
+exchange), ``drop`` drops the record and counts it. A send that fails is retried, after a
+jittered delay that grows while sends keep failing, until it is delivered or the bridge shuts
+down; the idempotent producer removes the duplicates its own retries could cause.
 """
 
 from __future__ import annotations
@@ -15,6 +15,8 @@ import contextlib
 import logging
 import ssl
 import time
+from collections.abc import Callable
+from enum import Enum
 from typing import Any
 
 from aiokafka import AIOKafkaProducer
@@ -24,8 +26,25 @@ from aiokafka.errors import KafkaError, SaslAuthenticationFailed
 from bridge.avro.records import OutRecord
 from bridge.errors import KafkaAccessError
 from bridge.metrics import Metrics
+from bridge.retry import Backoff
+from bridge.runtime.buffer import Buffer, OverflowPolicy
 
 log = logging.getLogger(__name__)
+
+# A failed send is resent after a jittered delay that grows while sends keep failing.
+RESEND_INITIAL_SECONDS = 0.5
+RESEND_MAX_SECONDS = 5.0
+
+
+class ProducerState(Enum):
+    STOPPED = "stopped"
+    """Not started yet, or stopped."""
+    CONNECTED = "connected"
+    """Started; the last send attempt did not fail."""
+    FAILING = "failing"
+    """Started; the last send attempt failed (it is being retried)."""
+    CLOSING = "closing"
+    """Shutting down: failed sends are no longer retried."""
 
 
 class Publisher:
@@ -38,22 +57,23 @@ class Publisher:
         client_id: str = "exchange-bridge",
         buffer_max_records: int = 100_000,
         buffer_max_bytes: int = 64 * 1024 * 1024,
-        overflow: str = "block",
+        overflow: OverflowPolicy = "block",
         producer_options: dict[str, Any] | None = None,
         stall_seconds: float = 5.0,
+        producer_factory: Callable[..., AIOKafkaProducer] = AIOKafkaProducer,
     ) -> None:
+        """``producer_factory`` builds the Kafka producer (aiokafka's; unit tests pass a stand-in
+        that records and completes sends by hand)."""
         self.metrics = metrics
         self.bootstrap_servers = bootstrap_servers
         self.topic_prefix = topic_prefix
         self.client_id = client_id
-        self.buffer_max_records = buffer_max_records
-        self.buffer_max_bytes = buffer_max_bytes
+        self.buffer = Buffer(buffer_max_records, buffer_max_bytes)
         self.overflow = overflow
         self.producer_options = producer_options or {}
-        self.buffered_records = 0
-        self.buffered_bytes = 0
         self.delivered = 0
         self.dropped = 0
+        self.state = ProducerState.STOPPED
         self._space = asyncio.Event()
         self._empty = asyncio.Event()
         self._empty.set()
@@ -61,24 +81,31 @@ class Publisher:
         metrics.buffer_max_records.set(buffer_max_records)
         metrics.buffer_max_bytes.set(buffer_max_bytes)
         # Read at scrape time: setting gauges twice per record cost more than the record.
-        metrics.buffer_records.set_function(lambda: self.buffered_records)
-        metrics.buffer_bytes.set_function(lambda: self.buffered_bytes)
+        metrics.buffer_records.set_function(lambda: self.buffer.records)
+        metrics.buffer_bytes.set_function(lambda: self.buffer.bytes)
         # Labelled children looked up once per topic: labels() costs more than inc().
         self._topic_counters: dict[str, tuple[Any, Any]] = {}
+        self._producer_factory = producer_factory
         self._producer: AIOKafkaProducer | None = None
-        self._connected = False
-        self._failing = False
         self._last_progress = time.monotonic()
-        self._closing = False
+        self._resend_backoff = Backoff(RESEND_INITIAL_SECONDS, RESEND_MAX_SECONDS)
         self._retries: set[asyncio.Task[None]] = set()
+
+    @property
+    def buffered_records(self) -> int:
+        return self.buffer.records
+
+    @property
+    def buffered_bytes(self) -> int:
+        return self.buffer.bytes
 
     # -- lifecycle -------------------------------------------------------------------------------
 
     async def start(self, *, retry_initial: float = 0.5, retry_max: float = 15.0) -> None:
-        """Connect the producer, retrying with capped exponential backoff while Kafka is away."""
-        delay = retry_initial
+        """Connect the producer, retrying with capped, jittered backoff while Kafka is away."""
+        backoff = Backoff(retry_initial, retry_max)
         while True:
-            producer = AIOKafkaProducer(
+            producer = self._producer_factory(
                 bootstrap_servers=self.bootstrap_servers,
                 client_id=self.client_id,
                 enable_idempotence=True,
@@ -93,6 +120,7 @@ class Publisher:
                 raise
             except KafkaError as exc:
                 await producer.stop()
+                delay = backoff.next_delay()
                 log.warning(
                     "Kafka at %s not reachable (%s); retrying in %.1f s",
                     self.bootstrap_servers,
@@ -100,10 +128,9 @@ class Publisher:
                     delay,
                 )
                 await asyncio.sleep(delay)
-                delay = min(delay * 2, retry_max)
                 continue
             self._producer = producer
-            self._connected = True
+            self.state = ProducerState.CONNECTED
             self._last_progress = time.monotonic()
             self.metrics.kafka_up.set_function(lambda: int(self.healthy))
             log.info("connected to Kafka at %s", self.bootstrap_servers)
@@ -158,15 +185,15 @@ class Publisher:
         """Close the producer. Its own stop waits for every pending batch, forever when the
         broker is gone, so it gets ``timeout`` seconds; records still pending are abandoned
         (they were already reported as undelivered by :meth:`flush`)."""
-        self._closing = True
+        self.state = ProducerState.CLOSING
         for task in list(self._retries):
             task.cancel()
-        self._connected = False
         if self._producer is not None:
             try:
                 await asyncio.wait_for(self._producer.stop(), timeout)
             except TimeoutError:
                 log.warning("Kafka producer did not close within %.0f s; abandoning it", timeout)
+        self.state = ProducerState.STOPPED
 
     @property
     def healthy(self) -> bool:
@@ -174,10 +201,9 @@ class Publisher:
         not waiting for an acknowledgement for longer than ``stall_seconds``. (A broker outage
         shows as a stall long before the producer's own request timeout fails a send.)"""
         stalled = (
-            self.buffered_records > 0
-            and time.monotonic() - self._last_progress > self.stall_seconds
+            not self.buffer.empty and time.monotonic() - self._last_progress > self.stall_seconds
         )
-        return self._connected and not self._failing and not stalled
+        return self.state is ProducerState.CONNECTED and not stalled
 
     # -- sending ---------------------------------------------------------------------------------
 
@@ -185,12 +211,12 @@ class Publisher:
         """Hand one record to Kafka. Returns False only when the drop policy dropped it.
         ``force``: never drop (markers and dead letters: they are how losses are reported)."""
         size = len(record.value) + (len(record.key) if record.key else 0)
-        if self._full(size):
+        if self.buffer.full(size):
             if self.overflow == "drop" and not force:
                 self.dropped += 1
                 self.metrics.records_dropped.labels(record.topic).inc()
                 return False
-            while self._full(size):
+            while self.buffer.full(size):
                 self._space.clear()
                 await self._space.wait()
         self._reserve(size)
@@ -210,26 +236,17 @@ class Publisher:
 
     @property
     def full(self) -> bool:
-        return self._full(0)
-
-    def _full(self, size: int) -> bool:
-        # An oversized record still goes through when the buffer is empty, or it could never pass.
-        return self.buffered_records > 0 and (
-            self.buffered_records >= self.buffer_max_records
-            or self.buffered_bytes + size > self.buffer_max_bytes
-        )
+        return self.buffer.full()
 
     def _reserve(self, size: int) -> None:
-        if self.buffered_records == 0:
+        if self.buffer.empty:
             self._last_progress = time.monotonic()  # the wait for an ack starts now
-        self.buffered_records += 1
-        self.buffered_bytes += size
+        self.buffer.reserve(size)
         self._empty.clear()
 
     def _release(self, size: int) -> None:
-        self.buffered_records -= 1
-        self.buffered_bytes -= size
-        if self.buffered_records == 0:
+        self.buffer.release(size)
+        if self.buffer.empty:
             self._empty.set()
         self._space.set()
 
@@ -254,7 +271,9 @@ class Publisher:
         if exc is not None:
             self._failed(record, size, received_us, exc)
             return
-        self._failing = False
+        if self.state is ProducerState.FAILING:
+            self.state = ProducerState.CONNECTED
+            self._resend_backoff.reset()
         self._last_progress = time.monotonic()
         self.delivered += 1
         self._counters(record.topic)[1].inc()
@@ -263,14 +282,15 @@ class Publisher:
 
     def _failed(self, record: OutRecord, size: int, received_us: int, exc: BaseException) -> None:
         self.metrics.records_failed.labels(type(exc).__name__).inc()
-        self._failing = True
-        if self._closing:
-            return
-        log.warning("send to %s failed (%s); retrying", record.topic, exc)
-        self._spawn(self._retry(record, size, received_us))
+        if self.state is not ProducerState.CONNECTED and self.state is not ProducerState.FAILING:
+            return  # closing: what is still unsent is reported by flush
+        self.state = ProducerState.FAILING
+        delay = self._resend_backoff.next_delay()
+        log.warning("send to %s failed (%s); retrying in %.2f s", record.topic, exc, delay)
+        self._spawn(self._retry(record, size, received_us, delay))
 
-    async def _retry(self, record: OutRecord, size: int, received_us: int) -> None:
-        await asyncio.sleep(0.5)
+    async def _retry(self, record: OutRecord, size: int, received_us: int, delay: float) -> None:
+        await asyncio.sleep(delay)
         await self._produce(record, size, received_us)
 
     def _spawn(self, coro: Any) -> None:
