@@ -24,7 +24,7 @@ from typing import Any
 
 from aiokafka.errors import KafkaError
 
-from bridge.codec import OutRecord
+from bridge.avro.records import OutRecord
 from bridge.runtime.publisher import Publisher
 
 

@@ -30,7 +30,7 @@ from aiokafka import AIOKafkaProducer
 
 from bench.perf.frames import STREAMS, load, pool_path
 from bench.perf.stages import encode_all
-from bridge.codec import Codec, OutRecord
+from bridge.avro.records import Codec, OutRecord
 from bridge.metrics import Metrics
 from bridge.runtime.publisher import Publisher
 

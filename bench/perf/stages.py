@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.perf.frames import STREAMS, Frame, Stream, load, pool_path
-from bridge.codec import Codec, OutRecord
+from bridge.avro.records import Codec, OutRecord
 from bridge.exchanges import adapter_class
 from bridge.exchanges.base import Adapter
 from bridge.frame import ConnectionInfo

@@ -9,7 +9,15 @@ import ssl
 import time
 from collections.abc import Sequence
 
-from bridge.codec import Codec, ConfluentEncoder
+from bridge.avro.formats import ConfluentEncoder
+from bridge.avro.records import Codec
+from bridge.avro.registration import (
+    ensure_schemas_topic,
+    register_all,
+    schema_record,
+    written_topics,
+)
+from bridge.avro.registry import RegistryClient
 from bridge.exchanges import adapter_class
 from bridge.exchanges.base import Adapter
 from bridge.health import HealthServer
@@ -19,7 +27,7 @@ from bridge.runtime.publisher import Publisher
 from bridge.runtime.session import ConnectLimiter, Session, SessionOptions
 from bridge.settings import ConnectionSettings, Settings
 from bridge.sharding import owned_connections
-from bridge.topics import group_topics
+from bridge.topics import group_topics, with_prefix
 
 log = logging.getLogger(__name__)
 
@@ -164,9 +172,6 @@ class Bridge:
         ``check_compatibility`` is off; an unreachable registry is retried until it answers.
         Without one: publish each schema to the compacted schemas topic, keyed by fingerprint.
         """
-        from bridge.registry import RegistryClient, ensure_schemas_topic
-        from bridge.schema_tools import register_all, written_topics
-
         registry = self.settings.schema_registry
         topics = written_topics(
             owned_connections(self.settings),
@@ -189,12 +194,12 @@ class Bridge:
             kafka = self.settings.kafka
             await ensure_schemas_topic(
                 kafka.bootstrap_servers,
-                kafka.topic_prefix + registry.schemas_topic,
+                with_prefix(kafka.topic_prefix, registry.schemas_topic),
                 kafka.client_id,
                 client_options=kafka.client_options(),
             )
             for schema in {s.fingerprint: s for s in topics.values()}.values():
-                record = self.codec.schema_record(registry.schemas_topic, schema)
+                record = schema_record(registry.schemas_topic, schema)
                 await self.publisher.send(record, time.time_ns() // 1000)
 
     async def run(self, stop: asyncio.Event) -> int:

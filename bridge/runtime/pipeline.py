@@ -12,7 +12,7 @@ import logging
 from collections import deque
 from typing import Any
 
-from bridge.codec import Codec, OutRecord
+from bridge.avro.records import Codec, OutRecord
 from bridge.exchanges.events import (
     Destination,
     Event,

@@ -23,7 +23,7 @@ from aiokafka import AIOKafkaProducer
 from aiokafka.conn import create_conn
 from aiokafka.errors import KafkaError, SaslAuthenticationFailed
 
-from bridge.codec import OutRecord
+from bridge.avro.records import OutRecord
 from bridge.errors import KafkaAccessError
 from bridge.metrics import Metrics
 from bridge.retry import Backoff

@@ -50,7 +50,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from bridge.codec import Codec, OutRecord, decode_single_object
+from bridge.avro.formats import decode_single_object
+from bridge.avro.records import Codec, OutRecord
 from bridge.exchanges.base import Adapter, Credentials
 from bridge.exchanges.events import Event, Push, Unrecognized
 from bridge.exchanges.kraken import KrakenAdapter

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from aiokafka.errors import KafkaTimeoutError
 
-from bridge.codec import OutRecord
+from bridge.avro.records import OutRecord
 from bridge.metrics import Metrics
 from bridge.runtime.publisher import ProducerState, Publisher
 

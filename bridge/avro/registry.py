@@ -1,16 +1,16 @@
-"""Where consumers find the writer schema of a record: a schema registry, or the schemas topic.
+"""The schema registry client: where consumers of the Confluent wire format find the writer
+schema of a record.
 
-Two places, one per wire format (see :mod:`bridge.codec`):
+A **Confluent-compatible schema registry** (Confluent Schema Registry, Apicurio Registry's
+``ccompat`` API, Karapace…). :class:`RegistryClient` speaks the few REST calls the bridge needs:
+register and look up a subject's version, fetch a schema by id, the subject's latest version,
+and the compatibility check. It is asyncio-facing but does its blocking HTTP in a worker thread
+with the standard library: the bridge makes a handful of calls at start and none while running,
+which does not justify another dependency.
 
-- **A Confluent-compatible schema registry** (Confluent Schema Registry, Apicurio Registry's
-  ``ccompat`` API, Karapace…) for the Confluent wire format. :class:`RegistryClient` speaks the
-  few REST calls the bridge needs: register and look up a subject's version, fetch a schema by
-  id, the subject's latest version, and the compatibility check. It is asyncio-facing but does
-  its blocking HTTP in a worker thread with the standard library: the bridge makes a handful of
-  calls at start and none while running, which does not justify another dependency.
-- **The compacted schemas topic** (``bridge.schemas``) for single-object encoding: one record
-  per schema the bridge writes, keyed by its CRC-64-AVRO fingerprint, so a consumer resolves
-  any record from Kafka alone (:func:`ensure_schemas_topic`, :func:`read_schemas_topic`).
+Without a registry, records are in single-object encoding and their schemas are published to
+the compacted schemas topic instead (:mod:`bridge.avro.registration`,
+:func:`bridge.avro.decode.read_schemas_topic`).
 
 Credentials are secrets: the client's repr, its log lines and its errors show the URL only
 (the settings refuse URLs with credentials in them).
@@ -30,12 +30,10 @@ from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import quote, urlsplit
 
-from aiokafka import AIOKafkaConsumer, TopicPartition
-from aiokafka.admin import AIOKafkaAdminClient, NewTopic
-from aiokafka.errors import KafkaError, TopicAlreadyExistsError
 from pydantic import SecretStr
 
 from bridge.errors import IncompatibleSchemaError, RegistryError
+from bridge.retry import Backoff
 from bridge.settings import SchemaRegistrySettings
 
 log = logging.getLogger(__name__)
@@ -78,7 +76,8 @@ class RegistryClient:
     """A Confluent-compatible schema registry at ``url`` (which may carry a path, e.g.
     Apicurio's ``http://host:8080/apis/ccompat/v7``).
 
-    Requests that get no answer, or a 5xx, are retried with capped exponential backoff:
+    Requests that get no answer, or a 5xx or 429, are retried with the bridge's jittered
+    backoff (:mod:`bridge.retry`, between ``retry_initial`` and ``retry_max`` seconds):
     ``attempts`` times in all, or forever when it is None (the bridge at start: a registry
     outage must delay it, not kill it). A 4xx is an answer and is not retried. Answers that
     cannot change (schemas by id, what was registered) are cached.
@@ -215,7 +214,7 @@ class RegistryClient:
     # -- transport -----------------------------------------------------------------------------
 
     async def _request(self, method: str, path: str, body: Mapping[str, Any] | None = None) -> Any:
-        delay = self._retry_initial
+        backoff = Backoff(self._retry_initial, self._retry_max)
         attempt = 0
         while True:
             attempt += 1
@@ -240,9 +239,9 @@ class RegistryClient:
                 raise RegistryError(
                     f"schema registry at {self.url} {problem}; gave up after {attempt} attempt(s)"
                 )
+            delay = backoff.next_delay()
             log.warning("schema registry at %s %s; retrying in %.1f s", self.url, problem, delay)
             await asyncio.sleep(delay)
-            delay = min(delay * 2, self._retry_max)
 
     def _exchange(self, method: str, path: str, body: Mapping[str, Any] | None) -> tuple[int, Any]:
         """One HTTP request and its decoded JSON answer (blocking; runs in a worker thread)."""
@@ -301,106 +300,3 @@ def _error_of(status: int, answer: Any) -> RegistryError:
             error_code=int(code) if isinstance(code, int) else None,
         )
     return RegistryError(f"HTTP {status}: {str(answer)[:200]}", status=status)
-
-
-# --- the schemas topic --------------------------------------------------------------------------
-
-
-async def ensure_schemas_topic(
-    bootstrap_servers: str,
-    topic: str,
-    client_id: str,
-    *,
-    client_options: Mapping[str, Any] | None = None,
-) -> None:
-    """Create ``topic`` compacted (one partition) unless it exists. Compaction keeps the last
-    record per fingerprint forever, which is what makes it a registry. When the topic cannot be
-    created here (no rights), the records are still written and a warning says so."""
-    admin = AIOKafkaAdminClient(
-        bootstrap_servers=bootstrap_servers, client_id=client_id, **(client_options or {})
-    )
-    await admin.start()
-    try:
-        # As durable as the cluster allows, up to the usual 3 replicas.
-        brokers = len((await admin.describe_cluster()).get("brokers", ())) or 1
-        new = NewTopic(topic, 1, min(3, brokers), topic_configs={"cleanup.policy": "compact"})
-        response = await admin.create_topics([new])
-        for _name, code, *rest in getattr(response, "topic_errors", []):
-            if code not in (0, TopicAlreadyExistsError.errno):
-                log.warning(
-                    "could not create the compacted schemas topic %s (error %s: %s); "
-                    "create it with cleanup.policy=compact",
-                    topic,
-                    code,
-                    rest[0] if rest else "",
-                )
-    except TopicAlreadyExistsError:
-        pass
-    except KafkaError as exc:
-        log.warning("could not create the compacted schemas topic %s: %s", topic, exc)
-    finally:
-        await admin.close()
-
-
-async def read_schemas_topic(
-    bootstrap_servers: str,
-    topic: str,
-    *,
-    timeout: float = 10.0,
-    client_options: Mapping[str, Any] | None = None,
-) -> dict[bytes, tuple[str, dict[str, Any]]]:
-    """Every schema in the schemas topic: fingerprint → (``<id>.v<version>`` label, schema
-    definition). Reads up to the end offsets at the time of the call, so it always ends."""
-    consumer = AIOKafkaConsumer(
-        bootstrap_servers=bootstrap_servers,
-        enable_auto_commit=False,
-        auto_offset_reset="earliest",
-        **(client_options or {}),
-    )
-    await consumer.start()
-    found: dict[bytes, tuple[str, dict[str, Any]]] = {}
-    try:
-        partitions = consumer.partitions_for_topic(topic)
-        if partitions is None:
-            await consumer._client.force_metadata_update()  # a topic created a moment ago
-            partitions = consumer.partitions_for_topic(topic) or set()
-        assigned = [TopicPartition(topic, p) for p in sorted(partitions)]
-        if not assigned:
-            return found
-        consumer.assign(assigned)
-        await consumer.seek_to_beginning(*assigned)
-        end = await consumer.end_offsets(assigned)
-        remaining = {tp for tp in assigned if end[tp] > 0}
-        async with asyncio.timeout(timeout):
-            while remaining:
-                batch = await consumer.getmany(*remaining, timeout_ms=500)
-                for messages in batch.values():
-                    for message in messages:
-                        _add_schema(found, message.key, message.value, message.headers)
-                for tp in list(remaining):
-                    if await consumer.position(tp) >= end[tp]:
-                        remaining.discard(tp)
-    finally:
-        await consumer.stop()
-    return found
-
-
-def _add_schema(
-    found: dict[bytes, tuple[str, dict[str, Any]]],
-    key: bytes | None,
-    value: bytes | None,
-    headers: Any,
-) -> None:
-    if not key or not value:
-        return  # a tombstone, or not ours
-    try:
-        fingerprint = bytes.fromhex(key.decode())
-        definition = json.loads(value)
-    except ValueError:
-        log.warning("schemas topic: skipping a record that is not <fingerprint hex> → JSON")
-        return
-    meta = {k: v.decode("utf-8", "replace") for k, v in headers or ()}
-    label = f"{meta.get('bridge.schema.id', definition.get('name', '?'))}"
-    if "bridge.schema.version" in meta:
-        label += f".v{meta['bridge.schema.version']}"
-    found[fingerprint] = (label, definition)

@@ -25,6 +25,7 @@ connections are reported.
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import datetime as dt
 import logging
@@ -34,18 +35,20 @@ from typing import Any
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
-from bridge.codec import Codec, ConfluentEncoder
+from bridge.avro.decode import WriterSchemas
+from bridge.avro.formats import ConfluentEncoder
+from bridge.avro.records import Codec
+from bridge.avro.registration import register_all, written_topics
+from bridge.avro.registry import RegistryClient
 from bridge.errors import BridgeError, SchemaError
 from bridge.exchanges import adapter_class
 from bridge.exchanges.base import Adapter
 from bridge.frame import ConnectionInfo, Frame
 from bridge.metrics import Metrics
-from bridge.registry import RegistryClient
 from bridge.runtime.pipeline import Pipeline, RecentPushes
 from bridge.runtime.publisher import Publisher
-from bridge.schema_tools import register_all, written_topics
-from bridge.settings import ConnectionSettings, Settings
-from bridge.tail import WriterSchemas
+from bridge.settings import ConnectionSettings, Settings, load_settings
+from bridge.topics import with_prefix
 
 log = logging.getLogger(__name__)
 
@@ -195,7 +198,7 @@ async def rebuild(
     )
     schemas = WriterSchemas(
         kafka.bootstrap_servers,
-        schemas_topic=kafka.topic_prefix + registry_settings.schemas_topic,
+        schemas_topic=with_prefix(kafka.topic_prefix, registry_settings.schemas_topic),
         registry=registry,
         client_options=kafka.client_options(),
     )
@@ -282,8 +285,9 @@ def parse_time(text: str) -> int:
     return int(moment.timestamp() * 1000)
 
 
-def run(settings: Settings, args: Any) -> int:
+def run(args: argparse.Namespace) -> int:
     """``bridge rebuild``: 0 when every record was written, 1 when some were not."""
+    settings = load_settings(args.config)
     selection = RawRange(
         since_ms=parse_time(args.since) if args.since else None,
         until_ms=parse_time(args.until) if args.until else None,

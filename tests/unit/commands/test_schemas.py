@@ -9,10 +9,8 @@ from pathlib import Path
 
 import pytest
 
+from bridge.avro.store import SchemaStore, schemas_dir
 from bridge.cli import main
-from bridge.codec import Codec, SchemaStore, schemas_dir
-from bridge.schema_tools import written_topics
-from bridge.settings import load_settings
 
 CONFIG = """\
 kafka: {topic_prefix: "prod."}
@@ -43,19 +41,6 @@ def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str]:
     code = main(["schemas", *argv])
     captured = capsys.readouterr()
     return code, captured.out + captured.err
-
-
-def test_written_topics_of_a_configuration(config: Path) -> None:
-    settings = load_settings(config)
-    topics = written_topics(settings.connections, Codec())
-    assert {t: f"{s.id}.v{s.version}" for t, s in topics.items()} == {
-        "bridge.deadletter": "bridge/deadletter.v1",
-        "okx.economic-calendar": "okx/economic-calendar.v2",
-        "okx.events": "okx/events.v1",
-        "okx.raw": "bridge/raw.v1",
-        "okx.status": "okx/status.v1",
-        "okx.tickers": "okx/channel.v1",
-    }
 
 
 def test_list_shows_topic_subject_version_and_fingerprint(

@@ -1,4 +1,5 @@
-"""Reading records back: decode any bridge topic into JSON lines (``bridge tail``, the demo).
+"""Reading records back: any bridge topic decoded into JSON (``bridge tail``, the demo), and
+the writer schemas that ``bridge rebuild`` decodes raw frames with.
 
 Both wire formats decode: single-object values by fingerprint (the local ``schemas/`` first,
 then the compacted schemas topic, so records of schema versions this checkout does not have
@@ -11,16 +12,21 @@ import asyncio
 import base64
 import datetime as dt
 import json
+import logging
 from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import fastavro
-from aiokafka import AIOKafkaConsumer
+from aiokafka import AIOKafkaConsumer, TopicPartition
 
-from bridge.codec import SchemaStore, decode_body, split_value
+from bridge.avro.formats import decode_body, split_value
+from bridge.avro.registry import RegistryClient
+from bridge.avro.store import SchemaStore, version_key
 from bridge.errors import BridgeError, SchemaError
-from bridge.registry import RegistryClient, read_schemas_topic
+from bridge.topics import SCHEMAS_TOPIC
+
+log = logging.getLogger(__name__)
 
 
 def jsonable(value: Any) -> Any:
@@ -81,7 +87,7 @@ class WriterSchemas:
         bootstrap_servers: str,
         *,
         store: SchemaStore | None = None,
-        schemas_topic: str | None = "bridge.schemas",
+        schemas_topic: str | None = SCHEMAS_TOPIC,
         registry: RegistryClient | None = None,
         client_options: Mapping[str, Any] | None = None,
     ) -> None:
@@ -91,7 +97,7 @@ class WriterSchemas:
         self.schemas_topic = schemas_topic
         self.registry = registry
         self._by_fingerprint: dict[bytes, tuple[str, Any]] = {
-            s.fingerprint: (f"{s.id}.v{s.version}", s.parsed) for s in self.store.all()
+            s.fingerprint: (version_key(s), s.parsed) for s in self.store.all()
         }
         self._by_id: dict[int, tuple[str, Any]] = {}
 
@@ -144,7 +150,7 @@ async def tail(
     from_beginning: bool = True,
     idle_timeout: float | None = None,
     store: SchemaStore | None = None,
-    schemas_topic: str | None = "bridge.schemas",
+    schemas_topic: str | None = SCHEMAS_TOPIC,
     registry: RegistryClient | None = None,
     client_options: Mapping[str, Any] | None = None,
 ) -> AsyncIterator[TailedRecord]:
@@ -190,3 +196,70 @@ async def tail(
                 )
     finally:
         await consumer.stop()
+
+
+# --- the schemas topic --------------------------------------------------------------------------
+
+
+async def read_schemas_topic(
+    bootstrap_servers: str,
+    topic: str,
+    *,
+    timeout: float = 10.0,
+    client_options: Mapping[str, Any] | None = None,
+) -> dict[bytes, tuple[str, dict[str, Any]]]:
+    """Every schema in the schemas topic: fingerprint → (``<id>.v<version>`` label, schema
+    definition). Reads up to the end offsets at the time of the call, so it always ends."""
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=bootstrap_servers,
+        enable_auto_commit=False,
+        auto_offset_reset="earliest",
+        **(client_options or {}),
+    )
+    await consumer.start()
+    found: dict[bytes, tuple[str, dict[str, Any]]] = {}
+    try:
+        partitions = consumer.partitions_for_topic(topic)
+        if partitions is None:
+            await consumer._client.force_metadata_update()  # a topic created a moment ago
+            partitions = consumer.partitions_for_topic(topic) or set()
+        assigned = [TopicPartition(topic, p) for p in sorted(partitions)]
+        if not assigned:
+            return found
+        consumer.assign(assigned)
+        await consumer.seek_to_beginning(*assigned)
+        end = await consumer.end_offsets(assigned)
+        remaining = {tp for tp in assigned if end[tp] > 0}
+        async with asyncio.timeout(timeout):
+            while remaining:
+                batch = await consumer.getmany(*remaining, timeout_ms=500)
+                for messages in batch.values():
+                    for message in messages:
+                        _add_schema(found, message.key, message.value, message.headers)
+                for tp in list(remaining):
+                    if await consumer.position(tp) >= end[tp]:
+                        remaining.discard(tp)
+    finally:
+        await consumer.stop()
+    return found
+
+
+def _add_schema(
+    found: dict[bytes, tuple[str, dict[str, Any]]],
+    key: bytes | None,
+    value: bytes | None,
+    headers: Any,
+) -> None:
+    if not key or not value:
+        return  # a tombstone, or not ours
+    try:
+        fingerprint = bytes.fromhex(key.decode())
+        definition = json.loads(value)
+    except ValueError:
+        log.warning("schemas topic: skipping a record that is not <fingerprint hex> → JSON")
+        return
+    meta = {k: v.decode("utf-8", "replace") for k, v in headers or ()}
+    label = f"{meta.get('bridge.schema.id', definition.get('name', '?'))}"
+    if "bridge.schema.version" in meta:
+        label += f".v{meta['bridge.schema.version']}"
+    found[fingerprint] = (label, definition)

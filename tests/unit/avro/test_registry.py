@@ -1,6 +1,6 @@
-"""RegistryClient against a scripted HTTP(S) server on loopback (the REST calls, basic auth,
-TLS, retries, caching, secrets), the Confluent wire format, and register_all's decisions.
-The client against a real registry: tests/integration/test_registry_end_to_end.py."""
+"""RegistryClient against a scripted HTTP(S) server on loopback: the REST calls, basic auth,
+TLS, retries, caching, secrets. The client against a real registry:
+tests/integration/test_registry_end_to_end.py."""
 
 from __future__ import annotations
 
@@ -16,24 +16,16 @@ from typing import Any
 import pytest
 from pydantic import SecretStr
 
-from bridge.codec import (
-    ConfluentEncoder,
-    SchemaStore,
-    decode_body,
-    encode_confluent,
-    schema_text,
-    split_value,
-)
-from bridge.errors import IncompatibleSchemaError, RegistryError, SchemaError
-from bridge.registry import (
+from bridge.avro.registry import (
     Compatibility,
     RegistryClient,
     SubjectVersion,
     subject_name,
 )
+from bridge.avro.store import SchemaStore, schema_text
+from bridge.errors import IncompatibleSchemaError, RegistryError
 from bridge.sandbox.kafka import free_port
 from bridge.sandbox.tls import make_self_signed, server_ssl_context
-from bridge.schema_tools import register_all
 
 STORE = SchemaStore()
 STATUS = STORE.latest("okx/status")
@@ -251,142 +243,3 @@ async def test_a_5xx_is_retried_and_given_up_after_the_attempts(
     with pytest.raises(RegistryError, match="gave up after 3 attempt"):
         await client.subjects()
     assert len(registry.seen) == 3
-
-
-# --- the Confluent wire format --------------------------------------------------------------------
-
-
-def test_confluent_wire_format_round_trip() -> None:
-    value = {
-        "exchange": "okx",
-        "channel": "status",
-        "arg": {"channel": "status"},
-        "receive_time": 1,
-        "event_time": None,
-        "connection": "c",
-        "connection_id": "c#1",
-        "exchange_connection_id": None,
-        "sequence": 1,
-        "bridge_instance": "i",
-        "payload": ("exchange_bridge.SessionMarker", {"kind": "k", "reason": "r", "detail": None}),
-    }
-    data = encode_confluent(258, STATUS, value)
-    assert data[:5] == b"\x00\x00\x00\x01\x02"
-    wire, reference, body = split_value(data)
-    assert (wire, reference) == ("confluent", 258)
-    decoded = decode_body(STATUS.parsed, body, "okx/status")
-    assert decoded["payload"] == ("exchange_bridge.SessionMarker", value["payload"][1])
-
-    encoder = ConfluentEncoder()
-    with pytest.raises(SchemaError, match="okx.status: no registry id for okx/status.v1"):
-        encoder.encode("okx.status", STATUS, value)
-    encoder.ids[("okx.status", STATUS.fingerprint)] = 258
-    assert encoder.encode("okx.status", STATUS, value) == data
-
-
-def test_split_value_refuses_other_formats() -> None:
-    with pytest.raises(SchemaError, match="neither"):
-        split_value(b"{}")
-
-
-# --- register_all ---------------------------------------------------------------------------------
-
-
-class ScriptedClient:
-    """The four calls register_all makes, from dictionaries."""
-
-    def __init__(
-        self,
-        *,
-        registered: dict[str, int] | None = None,
-        latest: dict[str, str] | None = None,
-        compatible: bool = True,
-    ) -> None:
-        self.registered = registered or {}
-        self.latest_schemas = latest or {}
-        self.compatible = compatible
-        self.calls: list[str] = []
-
-    async def lookup(self, subject: str, schema: str) -> SubjectVersion | None:
-        self.calls.append(f"lookup {subject}")
-        found = self.registered.get(subject)
-        return None if found is None else SubjectVersion(subject, found, 1, schema)
-
-    async def latest(self, subject: str) -> SubjectVersion | None:
-        self.calls.append(f"latest {subject}")
-        text = self.latest_schemas.get(subject)
-        return None if text is None else SubjectVersion(subject, 1, 4, text)
-
-    async def check_compatibility(self, subject: str, schema: str) -> Compatibility:
-        self.calls.append(f"compatibility {subject}")
-        return Compatibility(self.compatible)
-
-    async def register(self, subject: str, schema: str) -> int:
-        self.calls.append(f"register {subject}")
-        return 42
-
-
-async def test_register_all_looks_up_first_and_registers_what_is_missing() -> None:
-    client = ScriptedClient(registered={"p.okx.status-value": 5})
-    deadletter = STORE.latest("bridge/deadletter")
-    ids = await register_all(
-        client,  # type: ignore[arg-type]
-        {"okx.status": STATUS, "bridge.deadletter": deadletter},
-        topic_prefix="p.",
-        strategy="topic",
-    )
-    assert ids == {
-        ("okx.status", STATUS.fingerprint): 5,
-        ("bridge.deadletter", deadletter.fingerprint): 42,
-    }
-    assert "register p.okx.status-value" not in client.calls
-    assert "register p.bridge.deadletter-value" in client.calls
-
-
-async def test_register_all_refuses_a_schema_that_cannot_read_the_latest_version() -> None:
-    old = json.loads(schema_text(STATUS))
-    old["fields"][0]["type"] = "long"  # the subject's latest wrote 'exchange' as a long
-    client = ScriptedClient(latest={"okx.status-value": json.dumps(old)})
-    with pytest.raises(IncompatibleSchemaError) as caught:
-        await register_all(
-            client,  # type: ignore[arg-type]
-            {"okx.status": STATUS},
-            topic_prefix="",
-            strategy="topic",
-        )
-    message = str(caught.value)
-    assert "subject 'okx.status-value': okx/status.v1 cannot read data written with" in message
-    assert "exchange: the writer's long cannot be read as string" in message
-    assert "check_compatibility: false" in message
-    assert not any(c.startswith("register") for c in client.calls)
-    # told otherwise, it registers
-    ids = await register_all(
-        client,  # type: ignore[arg-type]
-        {"okx.status": STATUS},
-        topic_prefix="",
-        strategy="topic",
-        check_compatibility=False,
-    )
-    assert ids == {("okx.status", STATUS.fingerprint): 42}
-
-
-async def test_register_all_trusts_the_registry_verdict_too() -> None:
-    client = ScriptedClient(latest={"okx.status-value": schema_text(STATUS)}, compatible=False)
-    with pytest.raises(IncompatibleSchemaError, match="compatibility rule refuses it"):
-        await register_all(
-            client,  # type: ignore[arg-type]
-            {"okx.status": STATUS},
-            topic_prefix="",
-            strategy="topic",
-        )
-
-
-async def test_without_auto_register_a_missing_schema_is_an_error() -> None:
-    with pytest.raises(RegistryError, match="auto_register is false"):
-        await register_all(
-            ScriptedClient(),  # type: ignore[arg-type]
-            {"okx.status": STATUS},
-            topic_prefix="",
-            strategy="record",
-            auto_register=False,
-        )

@@ -9,17 +9,18 @@ back from Kafka, decodes them with the schemas in ``schemas/`` and prints them, 
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import contextlib
 import json
-import logging
 import signal
 import sys
 import time
 from collections import Counter
 from typing import Any
 
-from bridge.cli import configure_logging
+from bridge.avro.decode import TailedRecord, jsonable, tail
+from bridge.logs import configure_logging, quiet_kafka_clients
 from bridge.runtime.app import Bridge
 from bridge.sandbox.kafka import SandboxKafka
 from bridge.sandbox.kraken import KrakenSimulator
@@ -33,20 +34,28 @@ from bridge.sandbox.okx import (
     script_status_changes,
 )
 from bridge.settings import Settings
-from bridge.tail import TailedRecord, jsonable, tail
+from bridge.topics import channel_topic, events_topic, raw_topic
 
 DEMO_KEY, DEMO_SECRET, DEMO_PASSPHRASE = "demo-api-key", "demo-secret-key", "demo-passphrase"
 SHOWN_TOPICS = (
-    "okx.status",
-    "okx.economic-calendar",
-    "okx.tickers",
-    "okx.events",
-    "kraken.ticker",
-    "kraken.book",
-    "kraken.events",
-    "okex.spot.ticker",
-    "okex.spot.depth",
+    channel_topic("okx", "status"),
+    channel_topic("okx", "economic-calendar"),
+    channel_topic("okx", "tickers"),
+    events_topic("okx"),
+    channel_topic("kraken", "ticker"),
+    channel_topic("kraken", "book"),
+    events_topic("kraken"),
+    channel_topic("okex", "spot.ticker"),
+    channel_topic("okex", "spot.depth"),
 )
+# The demo works when each exchange's steady topics have records (the others may stay quiet).
+REQUIRED_TOPICS = (
+    channel_topic("okx", "status"),
+    channel_topic("okx", "economic-calendar"),
+    channel_topic("kraken", "ticker"),
+    channel_topic("okex", "spot.ticker"),
+)
+GROUPS = ("okx", "kraken", "okex")
 LINE_WIDTH = 220
 
 
@@ -122,11 +131,14 @@ def describe(record: TailedRecord) -> str:
     return line if len(line) <= LINE_WIDTH else line[: LINE_WIDTH - 1] + "…"
 
 
+def run(args: argparse.Namespace) -> int:
+    return asyncio.run(run_demo(duration=args.duration, verbose=args.verbose))
+
+
 async def run_demo(duration: float = 20.0, verbose: bool = False) -> int:
     configure_logging("INFO" if verbose else "WARNING")
     if not verbose:
-        # The demo's consumer races the topics' creation; its transient retries are noise here.
-        logging.getLogger("aiokafka").setLevel(logging.CRITICAL)
+        quiet_kafka_clients()  # the demo's consumer races the topics' creation
     out = sys.stdout
     print(
         "Starting a local Kafka broker (the first run fetches its jars with mvn)...",
@@ -193,12 +205,13 @@ async def run_demo(duration: float = 20.0, verbose: bool = False) -> int:
             )
             for topic in SHOWN_TOPICS:
                 print(f"  {topic:<22} {counts[topic]:>5} record(s) read back and decoded", file=out)
+            okx_raw, kraken_raw, okex_raw = (raw_topic(group) for group in GROUPS)
             print(
-                "  (every frame is also on okx.raw, kraken.raw and okex.raw; "
-                f"try: bridge tail okx.status -b {kafka.bootstrap_servers} while a demo runs)",
+                f"  (every frame is also on {okx_raw}, {kraken_raw} and {okex_raw}; "
+                f"try: bridge tail {REQUIRED_TOPICS[0]} -b {kafka.bootstrap_servers} "
+                "while a demo runs)",
                 file=out,
             )
-            wanted = ("okx.status", "okx.economic-calendar", "kraken.ticker", "okex.spot.ticker")
-            return 0 if all(counts[t] for t in wanted) else 1
+            return 0 if all(counts[t] for t in REQUIRED_TOPICS) else 1
     finally:
         await asyncio.to_thread(kafka.stop)
