@@ -26,7 +26,7 @@ test: ## run the test suite (installs the package, test dependencies and tools f
 	$(PYTHON) -m pytest -q $(PYTEST_ARGS)
 
 demo: ## run the demo (simulators + sandbox Kafka + bridge; installs first if needed)
-	@$(PYTHON) -c 'import importlib.metadata as m; m.version("exchange-bridge"); import bridge, aiokafka, cryptography' 2>/dev/null \
+	@$(PYTHON) -c 'import importlib.metadata as m; m.version("exchange-bridge"); import bridge, aiokafka, avro, cryptography' 2>/dev/null \
 		|| $(MAKE) --no-print-directory install
 	$(PYTHON) -m bridge demo
 
