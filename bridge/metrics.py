@@ -20,8 +20,9 @@ from prometheus_client import (
 from bridge import __version__
 
 # Exchange and delivery latencies span sub-millisecond to minutes (maintenance, outages).
-DEADLETTER_STAGES = ("classify", "encode")
-"""Where a frame can fail: the adapter did not understand it, or it did not fit its schema."""
+DEADLETTER_STAGES = ("classify", "encode", "deliver")
+"""Where a frame can fail: the adapter did not understand it, it did not fit its schema, or
+Kafka refused one of its records for good (too large, invalid topic, not authorised)."""
 
 LAG_BUCKETS = (
     0.0005,
@@ -153,6 +154,13 @@ class Metrics:
             ["reason"],
             registry=r,
         )
+        self.records_undeliverable = Counter(
+            "bridge_records_undeliverable_total",
+            "Records given up because Kafka refused them for good (too large, invalid topic, "
+            "not authorised); their frames are dead-lettered",
+            ["topic"],
+            registry=r,
+        )
         self.records_dropped = Counter(
             "bridge_records_dropped_total",
             "Records dropped by the drop overflow policy",
@@ -198,6 +206,7 @@ class Metrics:
             self.records_enqueued.labels(topic)
             self.records_delivered.labels(topic)
             self.records_dropped.labels(topic)
+            self.records_undeliverable.labels(topic)
         for stage in DEADLETTER_STAGES:
             self.deadletters.labels(stage)
 

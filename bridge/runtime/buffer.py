@@ -36,8 +36,9 @@ class Buffer:
         self.records += 1
         self.bytes += size
 
-    def release(self, size: int) -> None:
-        if self.records <= 0 or size > self.bytes:
+    def release(self, size: int, records: int = 1) -> None:
+        """``records`` records of ``size`` bytes in all were acknowledged or given up."""
+        if records > self.records or size > self.bytes:
             raise ValueError("released more than was reserved")
-        self.records -= 1
+        self.records -= records
         self.bytes -= size

@@ -106,6 +106,9 @@ class Link:
         """Monotonic time the WebSocket opened; None when it never did."""
         self.last_received = 0.0
         """Monotonic time of the last frame (or of the open)."""
+        self.listening_since: float | None = None
+        """Monotonic time the session began waiting for the next frame; None while it is busy
+        with the last one (handing its records to a publisher that may be full)."""
         self.progress = SubscriptionProgress.of(destinations)
 
     def move(self, to: LinkState) -> None:
@@ -117,11 +120,24 @@ class Link:
         self.move(LinkState.OPEN)
         self.opened_at = self.last_received = now
 
+    def listen(self, now: float) -> None:
+        """The session waits for the next frame."""
+        self.listening_since = now
+
     def received(self, now: float) -> int:
         """A frame arrived: returns its sequence number (1 for the first)."""
         self.last_received = now
+        self.listening_since = None
         self.sequence += 1
         return self.sequence
+
+    def silence(self, now: float) -> float:
+        """How long the peer has been silent while we listened. While the session is not
+        reading (blocked by a full buffer: back-pressure), the silence is ours, not the
+        peer's, and counts as none; once it listens again, silence counts from then."""
+        if self.listening_since is None:
+            return 0.0
+        return now - max(self.last_received, self.listening_since)
 
     def end(self, reason: str) -> None:
         """The bridge decided to end this link. The first reason wins: a link that is already
@@ -145,28 +161,35 @@ class Link:
 
 
 class Continuity:
-    """Which session marker a configured connection owes its topics, across its links.
+    """Which session marker a configured connection owes its topics, across its links and its
+    process.
 
-    A lost link opens a gap (``disconnected``) unless one is open already or the link never
-    connected; the next link to be fully subscribed closes it (``resubscribed``). A replacement
-    subscribed while the link it replaces still delivered leaves no gap (``handover``).
+    A process starts with a gap: nothing says what happened before it (another process, an
+    outage, a deploy), so its first full subscription is marked ``resubscribed`` (reason
+    ``started``). A lost link opens a gap (``disconnected``) unless one is open already or the
+    link never connected; a planned stop does too (reason ``shutdown``). The next link to be
+    fully subscribed closes the gap (``resubscribed``). A replacement subscribed while the link
+    it replaces still delivered leaves no gap (``handover``).
     """
 
     def __init__(self) -> None:
-        self.gap_open = False
+        self.gap_open = True
+        self._first = True
 
     def lost(self, link: Link) -> bool:
-        """``link`` ended without a subscribed successor: True when a ``disconnected`` marker
-        is due."""
+        """``link`` ended without a subscribed successor (or the bridge is stopping): True when
+        a ``disconnected`` marker is due."""
         if not link.ever_opened or self.gap_open:
             return False
         self.gap_open = True
         return True
 
-    def subscribed(self, *, replacing: bool) -> str | None:
-        """A link became fully subscribed: the marker kind due, if any. ``replacing``: the
-        link took over from one that is still open (a handover)."""
+    def subscribed(self, *, replacing: bool) -> tuple[str, str] | None:
+        """A link became fully subscribed: the marker (kind, reason) due, if any.
+        ``replacing``: the link took over from one that is still open (a handover)."""
         if self.gap_open:
             self.gap_open = False
-            return "resubscribed"
-        return "handover" if replacing else None
+            reason = "started" if self._first else "reconnected"
+            self._first = False
+            return "resubscribed", reason
+        return ("handover", "replacement_subscribed") if replacing else None

@@ -8,8 +8,10 @@ record-level metrics.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 from collections import deque
+from dataclasses import dataclass
 from typing import Any
 
 from bridge.avro.records import Codec, OutRecord
@@ -30,6 +32,10 @@ from bridge.metrics import Metrics
 from bridge.runtime.publisher import Publisher
 
 log = logging.getLogger(__name__)
+
+# A dead letter holds its frame plus the envelope and an error text: this much of the record
+# limit is left for them when a frame that Kafka refused is cut to fit.
+DEADLETTER_HEADROOM_BYTES = 16 * 1024
 
 
 class RecentPushes:
@@ -68,12 +74,16 @@ class Pipeline:
         # and it ran for every event. The label sets are few (connections x channels x types).
         self._event_counters: dict[tuple[str, str, str], Any] = {}
         self._push_metrics: dict[tuple[str, str, str], tuple[Any, Any]] = {}
+        # Frames already dead-lettered because Kafka refused one of their records.
+        self._given_up: deque[tuple[str, int]] = deque(maxlen=1024)
+        publisher.on_undeliverable = self._undeliverable
 
     async def deliver(
         self, conn: ConnectionInfo, frame: Frame, events: list[Event], recent: RecentPushes
     ) -> None:
+        origin = _Origin(conn, frame)
         if self.raw_topics:
-            await self._send(self.codec.raw_record(conn, frame), frame)
+            await self._send(self.codec.raw_record(conn, frame), origin)
         for event in events:
             labels = (conn.exchange, conn.connection, type(event).__name__)
             counter = self._event_counters.get(labels)
@@ -120,14 +130,15 @@ class Pipeline:
             )
             for record in records:
                 if destination is None:
-                    await self._send(record, frame)
+                    await self._send(record, origin)
                 else:
-                    await self._send_channel(conn, frame, destination, record)
+                    await self._send_channel(origin, destination, record)
 
     async def _send_channel(
-        self, conn: ConnectionInfo, frame: Frame, destination: Destination, record: OutRecord
+        self, origin: _Origin, destination: Destination, record: OutRecord
     ) -> None:
         """Send a channel record; under the drop policy, remember a gap and mark where it ends."""
+        conn, frame = origin.conn, origin.frame
         gap_key = (destination.topic, destination.key)
         gap = self._gaps.get(gap_key)
         if gap is not None and not self.publisher.full:
@@ -137,7 +148,7 @@ class Pipeline:
                 conn, frame, destination, "dropped", "buffer_full", detail
             )
             await self.publisher.send(marker, frame.received_us, force=True)
-        if not await self._send(record, frame):
+        if not await self._send(record, origin):
             _, dropped = self._gaps.get(gap_key, (destination, 0))
             self._gaps[gap_key] = (destination, dropped + 1)
 
@@ -187,5 +198,50 @@ class Pipeline:
             if lag >= 0:  # an exchange clock ahead of ours says nothing about lag
                 event_lag.observe(lag)
 
-    async def _send(self, record: OutRecord, frame: Frame) -> bool:
-        return await self.publisher.send(record, frame.received_us)
+    async def _send(self, record: OutRecord, origin: _Origin) -> bool:
+        return await self.publisher.send(record, origin.frame.received_us, origin=origin)
+
+    def _undeliverable(self, record: OutRecord, origin: object | None, reason: str) -> None:
+        """Kafka refused a record for good: dead-letter the frame it was made from, once per
+        frame (its raw and typed records may all be refused), so the frame is not lost."""
+        if not isinstance(origin, _Origin) or record.topic == self.codec.deadletter_topic:
+            return  # a marker or schema record, or the dead letter itself: counted, logged
+        conn, frame = origin.conn, origin.frame
+        seen = (conn.connection_id, frame.sequence)
+        if seen in self._given_up:
+            return
+        self._given_up.append(seen)
+        limit = self.publisher.max_record_bytes - DEADLETTER_HEADROOM_BYTES
+        data, note = _truncated(frame.data, limit)
+        self.metrics.deadletters.labels("deliver").inc()
+        log.warning(
+            "%s: frame %d to dead letters (deliver): %s", conn.connection_id, frame.sequence, reason
+        )
+        dead = Frame(data, frame.received_us, frame.sequence)
+        letter = self.codec.deadletter_record(conn, dead, "deliver", reason + note)
+        self.publisher.send_nowait(letter, frame.received_us)
+
+
+@dataclass(frozen=True, slots=True)
+class _Origin:
+    """What a record was made from: handed to the publisher, which gives it back with a record
+    Kafka refused."""
+
+    conn: ConnectionInfo
+    frame: Frame
+
+
+def _truncated(data: str | bytes, limit: int) -> tuple[str | bytes, str]:
+    """``data`` cut to at most ``limit`` bytes (UTF-8 for text) and a note saying so, with the
+    whole frame's size and SHA-256; ``data`` and an empty note when it fits."""
+    raw = data.encode("utf-8", "surrogatepass") if isinstance(data, str) else data
+    if len(raw) <= limit:
+        return data, ""
+    digest = hashlib.sha256(raw).hexdigest()
+    note = (
+        f"; frame of {len(raw)} bytes cut to its first {limit} for the dead-letter topic "
+        f"(sha256 of the whole frame {digest})"
+    )
+    if isinstance(data, bytes):
+        return raw[:limit], note
+    return raw[:limit].decode("utf-8", "ignore"), note

@@ -1,11 +1,25 @@
-"""Kafka publishing: one idempotent aiokafka producer (acks=all) and a bounded buffer.
+"""Kafka publishing: one idempotent aiokafka producer (acks=all), a bounded buffer, and one
+ordered lane per topic-partition.
 
-The buffer counts records from the moment they are handed to the producer until Kafka
-acknowledges them. When it is full the overflow policy applies: ``block`` makes
-:meth:`Publisher.send` wait (so the session stops reading its socket and TCP pushes back on the
-exchange), ``drop`` drops the record and counts it. A send that fails is retried, after a
-jittered delay that grows while sends keep failing, until it is delivered or the bridge shuts
-down; the idempotent producer removes the duplicates its own retries could cause.
+:meth:`Publisher.send` accepts a record into the buffer and appends it to the lane of its
+topic-partition (the partition of a key is computed once, with Kafka's own partitioner, and
+remembered). Each lane hands its waiting records to the producer as one batch, waits for that
+batch's acknowledgement, then sends the next: while one batch is out, the next one fills, so
+batches grow with the load and the per-record work stays small. Nothing is written to a
+partition after a record that is still being retried on it, so every topic keeps the order in
+which records were read.
+
+The buffer counts records from the moment they are accepted until Kafka acknowledges them (or
+they are given up). It is the limit that binds: the producer never holds more than one batch per
+partition. When it is full the overflow policy applies: ``block`` makes :meth:`Publisher.send`
+wait (so the session stops reading its socket and TCP pushes back on the exchange), ``drop``
+drops the record and counts it (markers and dead letters are never dropped).
+
+A failed batch is classified (:func:`retriable`): errors a retry can fix (the broker away, a
+leader moving, a timeout) resend the same records after a jittered delay that grows while
+sends keep failing, until they are delivered or the bridge shuts down; errors no retry fixes
+(a record too large for the broker, an invalid topic, no authorisation) give the record up:
+it is counted and handed to ``on_undeliverable`` (the pipeline dead-letters its frame).
 """
 
 from __future__ import annotations
@@ -15,13 +29,22 @@ import contextlib
 import logging
 import ssl
 import time
+from collections import deque
 from collections.abc import Callable
+from dataclasses import dataclass
 from enum import Enum
 from typing import Any
 
 from aiokafka import AIOKafkaProducer
 from aiokafka.conn import create_conn
-from aiokafka.errors import KafkaError, SaslAuthenticationFailed
+from aiokafka.errors import (
+    BrokerNotAvailableError,
+    KafkaConnectionError,
+    KafkaError,
+    KafkaTimeoutError,
+    NodeNotReadyError,
+    SaslAuthenticationFailed,
+)
 
 from bridge.avro.records import OutRecord
 from bridge.errors import KafkaAccessError
@@ -31,20 +54,71 @@ from bridge.runtime.buffer import Buffer, OverflowPolicy
 
 log = logging.getLogger(__name__)
 
-# A failed send is resent after a jittered delay that grows while sends keep failing.
+# A failed batch is resent after a jittered delay that grows while sends keep failing.
 RESEND_INITIAL_SECONDS = 0.5
 RESEND_MAX_SECONDS = 5.0
+# What a batch of one record adds to the record itself: the record batch header (61 bytes),
+# the record's own framing and its headers are counted in the record's size.
+BATCH_OVERHEAD_BYTES = 128
+# Remembered key -> partition mappings, per publisher (instruments x topics; bounded anyway).
+_MAX_REMEMBERED_KEYS = 100_000
+
+# aiokafka marks its own timeout and a few connection errors as not retriable; for a producer
+# that must survive a broker outage they are exactly the errors to retry.
+_ALSO_RETRIABLE = (
+    KafkaTimeoutError,
+    KafkaConnectionError,
+    NodeNotReadyError,
+    BrokerNotAvailableError,
+)
+
+
+def retriable(exc: BaseException) -> bool:
+    """Whether resending can fix ``exc``: Kafka's own retriable errors (no leader, not enough
+    replicas, request timed out…), and the producer's timeouts and connection errors. Anything
+    else (message too large, invalid topic, authorisation, corrupt record, an unexpected
+    exception) is not retried."""
+    if isinstance(exc, _ALSO_RETRIABLE):
+        return True
+    return isinstance(exc, KafkaError) and bool(getattr(exc, "retriable", False))
 
 
 class ProducerState(Enum):
     STOPPED = "stopped"
     """Not started yet, or stopped."""
     CONNECTED = "connected"
-    """Started; the last send attempt did not fail."""
+    """Started; the last batch did not fail."""
     FAILING = "failing"
-    """Started; the last send attempt failed (it is being retried)."""
+    """Started; the last batch failed (it is being resent)."""
     CLOSING = "closing"
-    """Shutting down: failed sends are no longer retried."""
+    """Shutting down: failed batches are no longer resent."""
+
+
+@dataclass(slots=True)
+class _Pending:
+    """A record accepted into the buffer, waiting for its acknowledgement."""
+
+    record: OutRecord
+    size: int
+    received_us: int
+    origin: object | None
+    """What the record was made from, for ``on_undeliverable`` (the pipeline's frame)."""
+
+
+Undeliverable = Callable[[OutRecord, object | None, str], None]
+"""Called with a record that is given up, what it was made from, and why."""
+
+
+class _Lane:
+    """The records of one topic-partition, in the order they were accepted."""
+
+    __slots__ = ("partition", "queue", "task", "topic")
+
+    def __init__(self, topic: str, partition: int) -> None:
+        self.topic = topic
+        self.partition = partition
+        self.queue: deque[_Pending] = deque()
+        self.task: asyncio.Task[None] | None = None
 
 
 class Publisher:
@@ -58,21 +132,26 @@ class Publisher:
         buffer_max_records: int = 100_000,
         buffer_max_bytes: int = 64 * 1024 * 1024,
         overflow: OverflowPolicy = "block",
+        max_record_bytes: int = 1024 * 1024,
         producer_options: dict[str, Any] | None = None,
         stall_seconds: float = 5.0,
         producer_factory: Callable[..., AIOKafkaProducer] = AIOKafkaProducer,
     ) -> None:
-        """``producer_factory`` builds the Kafka producer (aiokafka's; unit tests pass a stand-in
-        that records and completes sends by hand)."""
+        """``max_record_bytes``: a larger record is not sent at all but given up at once (the
+        producer's ``max_request_size``). ``producer_factory`` builds the Kafka producer
+        (aiokafka's; unit tests pass a stand-in that records and completes batches by hand)."""
         self.metrics = metrics
         self.bootstrap_servers = bootstrap_servers
         self.topic_prefix = topic_prefix
         self.client_id = client_id
         self.buffer = Buffer(buffer_max_records, buffer_max_bytes)
         self.overflow = overflow
+        self.max_record_bytes = max_record_bytes
         self.producer_options = producer_options or {}
+        self.on_undeliverable: Undeliverable | None = None
         self.delivered = 0
         self.dropped = 0
+        self.undeliverable = 0
         self.state = ProducerState.STOPPED
         self._space = asyncio.Event()
         self._empty = asyncio.Event()
@@ -80,7 +159,7 @@ class Publisher:
         self.stall_seconds = stall_seconds
         metrics.buffer_max_records.set(buffer_max_records)
         metrics.buffer_max_bytes.set(buffer_max_bytes)
-        # Read at scrape time: setting gauges twice per record cost more than the record.
+        # Read at scrape time: setting gauges per record would cost more than the record.
         metrics.buffer_records.set_function(lambda: self.buffer.records)
         metrics.buffer_bytes.set_function(lambda: self.buffer.bytes)
         # Labelled children looked up once per topic: labels() costs more than inc().
@@ -89,7 +168,13 @@ class Publisher:
         self._producer: AIOKafkaProducer | None = None
         self._last_progress = time.monotonic()
         self._resend_backoff = Backoff(RESEND_INITIAL_SECONDS, RESEND_MAX_SECONDS)
-        self._retries: set[asyncio.Task[None]] = set()
+        # topic -> its partitions, once known; records of a topic not yet known wait, in
+        # order, in _unrouted until its partitions are (see _route).
+        self._partitions: dict[str, list[int]] = {}
+        self._unrouted: dict[str, deque[_Pending]] = {}
+        self._routing: dict[str, asyncio.Task[None]] = {}
+        self._key_partitions: dict[tuple[str, bytes], int] = {}
+        self._lanes: dict[tuple[str, int], _Lane] = {}
 
     @property
     def buffered_records(self) -> int:
@@ -110,6 +195,7 @@ class Publisher:
                 client_id=self.client_id,
                 enable_idempotence=True,
                 acks="all",
+                max_request_size=self.max_record_bytes,
                 **self.producer_options,
             )
             try:
@@ -186,8 +272,9 @@ class Publisher:
         broker is gone, so it gets ``timeout`` seconds; records still pending are abandoned
         (they were already reported as undelivered by :meth:`flush`)."""
         self.state = ProducerState.CLOSING
-        for task in list(self._retries):
-            task.cancel()
+        for task in [*self._routing.values(), *(lane.task for lane in self._lanes.values())]:
+            if task is not None:
+                task.cancel()
         if self._producer is not None:
             try:
                 await asyncio.wait_for(self._producer.stop(), timeout)
@@ -197,19 +284,28 @@ class Publisher:
 
     @property
     def healthy(self) -> bool:
-        """Connected, the last send attempt did not fail, and Kafka is keeping up: records are
-        not waiting for an acknowledgement for longer than ``stall_seconds``. (A broker outage
-        shows as a stall long before the producer's own request timeout fails a send.)"""
+        """Connected, the last batch did not fail, and Kafka is keeping up: records are not
+        waiting for an acknowledgement for longer than ``stall_seconds``. (A broker outage
+        shows as a stall long before the producer's own request timeout fails a batch.)"""
         stalled = (
             not self.buffer.empty and time.monotonic() - self._last_progress > self.stall_seconds
         )
         return self.state is ProducerState.CONNECTED and not stalled
 
-    # -- sending ---------------------------------------------------------------------------------
+    # -- accepting records -----------------------------------------------------------------------
 
-    async def send(self, record: OutRecord, received_us: int, *, force: bool = False) -> bool:
-        """Hand one record to Kafka. Returns False only when the drop policy dropped it.
-        ``force``: never drop (markers and dead letters: they are how losses are reported)."""
+    async def send(
+        self,
+        record: OutRecord,
+        received_us: int,
+        *,
+        force: bool = False,
+        origin: object | None = None,
+    ) -> bool:
+        """Accept one record for Kafka. Returns False only when the drop policy dropped it.
+        ``force``: never drop (markers and dead letters: they are how losses are reported).
+        ``origin``: what the record was made from, handed to ``on_undeliverable`` if Kafka
+        cannot take the record."""
         size = len(record.value) + (len(record.key) if record.key else 0)
         if self.buffer.full(size):
             if self.overflow == "drop" and not force:
@@ -219,10 +315,190 @@ class Publisher:
             while self.buffer.full(size):
                 self._space.clear()
                 await self._space.wait()
-        self._reserve(size)
-        self._counters(record.topic)[0].inc()
-        await self._produce(record, size, received_us)
+        self._accept(_Pending(record, size, received_us, origin))
         return True
+
+    def send_nowait(self, record: OutRecord, received_us: int) -> None:
+        """Accept a record whatever the buffer holds: a dead letter that takes the place of a
+        record given up (its space was just released), written from inside the publisher."""
+        size = len(record.value) + (len(record.key) if record.key else 0)
+        self._accept(_Pending(record, size, received_us, None))
+
+    def _accept(self, pending: _Pending) -> None:
+        record = pending.record
+        self._counters(record.topic)[0].inc()
+        if self.buffer.empty:
+            self._last_progress = time.monotonic()  # the wait for an ack starts now
+        self.buffer.reserve(pending.size)
+        self._empty.clear()
+        if pending.size + BATCH_OVERHEAD_BYTES > self.max_record_bytes:
+            # The limit is on a whole request; a record this large could never be sent.
+            self._give_up(pending, f"record of {pending.size} bytes is over max_record_bytes")
+            return
+        topic = self.topic_prefix + record.topic
+        partitions = self._partitions.get(topic)
+        if partitions is None:
+            self._unrouted.setdefault(topic, deque()).append(pending)
+            if topic not in self._routing:
+                self._routing[topic] = asyncio.get_running_loop().create_task(self._route(topic))
+            return
+        self._lane_append(topic, partitions, pending)
+
+    def _lane_append(self, topic: str, partitions: list[int], pending: _Pending) -> None:
+        partition = self._partition_of(topic, partitions, pending.record.key)
+        lane = self._lanes.get((topic, partition))
+        if lane is None:
+            lane = self._lanes[(topic, partition)] = _Lane(topic, partition)
+        lane.queue.append(pending)
+        if lane.task is None:
+            lane.task = asyncio.get_running_loop().create_task(self._drain(lane))
+
+    def _partition_of(self, topic: str, partitions: list[int], key: bytes | None) -> int:
+        """Kafka's default partitioner (murmur2 of the key, as the Java client computes it),
+        once per key: a key (an instrument, a connection) always maps to the same partition."""
+        if key is None:
+            return partitions[0]
+        found = self._key_partitions.get((topic, key))
+        if found is None:
+            assert self._producer is not None
+            found = self._producer._partitioner(key, partitions, partitions)
+            if len(self._key_partitions) < _MAX_REMEMBERED_KEYS:
+                self._key_partitions[(topic, key)] = found
+        return found
+
+    async def _route(self, topic: str) -> None:
+        """Learn a topic's partitions (asking creates the topic where the broker allows it),
+        then move its waiting records to their lanes, in order."""
+        assert self._producer is not None
+        backoff = Backoff(RESEND_INITIAL_SECONDS, RESEND_MAX_SECONDS)
+        while True:
+            try:
+                partitions = sorted(await self._producer.partitions_for(topic))
+                break
+            except KafkaError as exc:
+                self.metrics.records_failed.labels(type(exc).__name__).inc()
+                if not retriable(exc):
+                    waiting = self._unrouted.pop(topic, deque())
+                    del self._routing[topic]
+                    for pending in waiting:
+                        self._give_up(pending, f"{type(exc).__name__}: {exc}")
+                    return
+                await asyncio.sleep(backoff.next_delay())
+        self._partitions[topic] = partitions
+        del self._routing[topic]
+        for pending in self._unrouted.pop(topic, deque()):
+            self._lane_append(topic, partitions, pending)
+
+    # -- delivering ------------------------------------------------------------------------------
+
+    async def _drain(self, lane: _Lane) -> None:
+        """Send the lane's records, one batch at a time, until the lane is empty."""
+        try:
+            while lane.queue:
+                await self._deliver(lane, *self._take_batch(lane))
+        finally:
+            lane.task = None
+
+    def _take_batch(self, lane: _Lane) -> tuple[list[_Pending], Any]:
+        """The lane's first records, as many as one batch holds, and that batch."""
+        assert self._producer is not None
+        builder = self._producer.create_batch()
+        taken: list[_Pending] = []
+        while lane.queue:
+            record = lane.queue[0].record
+            if (
+                builder.append(
+                    key=record.key, value=record.value, timestamp=None, headers=record.headers
+                )
+                is None
+            ):
+                break  # full; the first record always fits an empty batch
+            taken.append(lane.queue.popleft())
+        return taken, builder
+
+    def _build(self, batch: list[_Pending]) -> Any:
+        assert self._producer is not None
+        builder = self._producer.create_batch()
+        for pending in batch:
+            record = pending.record
+            builder.append(
+                key=record.key, value=record.value, timestamp=None, headers=record.headers
+            )
+        return builder
+
+    async def _deliver(self, lane: _Lane, batch: list[_Pending], builder: Any = None) -> None:
+        """Hand ``batch`` (already in ``builder``, if given) to the producer until Kafka takes it
+        or gives a reason it never will. Nothing after it on this partition is sent meanwhile."""
+        assert self._producer is not None
+        while True:
+            try:
+                future = await self._producer.send_batch(
+                    builder or self._build(batch), lane.topic, partition=lane.partition
+                )
+                builder = None  # a batch handed over is spent: a resend builds a new one
+                await future
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # noqa: BLE001 - every failure is classified below
+                self.metrics.records_failed.labels(type(exc).__name__).inc(len(batch))
+                if self.state is ProducerState.CLOSING:
+                    return  # what is left is reported as undelivered by flush
+                if retriable(exc):
+                    self.state = ProducerState.FAILING
+                    delay = self._resend_backoff.next_delay()
+                    log.warning(
+                        "send of %d record(s) to %s[%d] failed (%s); resending in %.2f s",
+                        len(batch),
+                        lane.topic,
+                        lane.partition,
+                        type(exc).__name__,
+                        delay,
+                    )
+                    await asyncio.sleep(delay)
+                    continue
+                if len(batch) > 1:
+                    # One record may be what the broker refuses: send each on its own, in
+                    # order, so only that one is given up.
+                    for pending in batch:
+                        await self._deliver(lane, [pending])
+                    return
+                self._give_up(batch[0], f"{type(exc).__name__}: {exc}")
+                return
+            self._settle(batch)
+            return
+
+    def _settle(self, batch: list[_Pending]) -> None:
+        if self.state is ProducerState.FAILING:
+            self.state = ProducerState.CONNECTED
+            self._resend_backoff.reset()
+        now = time.time()
+        self._last_progress = time.monotonic()
+        self.delivered += len(batch)
+        delivered = self._counters(batch[0].record.topic)[1]
+        lag = self.metrics.delivery_lag
+        released = 0
+        for pending in batch:
+            lag.observe(max(0.0, now - pending.received_us / 1e6))
+            released += pending.size
+        delivered.inc(len(batch))
+        self._release(len(batch), released)
+
+    def _give_up(self, pending: _Pending, reason: str) -> None:
+        """No retry can deliver this record: count it, let its maker dead-letter what it was
+        made from, and free its place in the buffer."""
+        record = pending.record
+        self.undeliverable += 1
+        self.metrics.records_undeliverable.labels(record.topic).inc()
+        log.error("record for %s given up: %s", record.topic, reason)
+        self._release(1, pending.size)
+        if self.on_undeliverable is not None:
+            self.on_undeliverable(record, pending.origin, reason)
+
+    def _release(self, records: int, size: int) -> None:
+        self.buffer.release(size, records)
+        if self.buffer.empty:
+            self._empty.set()
+        self._space.set()
 
     def _counters(self, topic: str) -> tuple[Any, Any]:
         """(enqueued, delivered) counters of one topic."""
@@ -237,63 +513,3 @@ class Publisher:
     @property
     def full(self) -> bool:
         return self.buffer.full()
-
-    def _reserve(self, size: int) -> None:
-        if self.buffer.empty:
-            self._last_progress = time.monotonic()  # the wait for an ack starts now
-        self.buffer.reserve(size)
-        self._empty.clear()
-
-    def _release(self, size: int) -> None:
-        self.buffer.release(size)
-        if self.buffer.empty:
-            self._empty.set()
-        self._space.set()
-
-    async def _produce(self, record: OutRecord, size: int, received_us: int) -> None:
-        assert self._producer is not None, "Publisher.start() must run first"
-        topic = self.topic_prefix + record.topic
-        try:
-            future = await self._producer.send(
-                topic, record.value, key=record.key, headers=record.headers
-            )
-        except KafkaError as exc:
-            self._failed(record, size, received_us, exc)
-            return
-        future.add_done_callback(lambda f: self._on_done(f, record, size, received_us))
-
-    def _on_done(
-        self, future: asyncio.Future[Any], record: OutRecord, size: int, received_us: int
-    ) -> None:
-        if future.cancelled():
-            return
-        exc = future.exception()
-        if exc is not None:
-            self._failed(record, size, received_us, exc)
-            return
-        if self.state is ProducerState.FAILING:
-            self.state = ProducerState.CONNECTED
-            self._resend_backoff.reset()
-        self._last_progress = time.monotonic()
-        self.delivered += 1
-        self._counters(record.topic)[1].inc()
-        self.metrics.delivery_lag.observe(max(0.0, time.time() - received_us / 1e6))
-        self._release(size)
-
-    def _failed(self, record: OutRecord, size: int, received_us: int, exc: BaseException) -> None:
-        self.metrics.records_failed.labels(type(exc).__name__).inc()
-        if self.state is not ProducerState.CONNECTED and self.state is not ProducerState.FAILING:
-            return  # closing: what is still unsent is reported by flush
-        self.state = ProducerState.FAILING
-        delay = self._resend_backoff.next_delay()
-        log.warning("send to %s failed (%s); retrying in %.2f s", record.topic, exc, delay)
-        self._spawn(self._retry(record, size, received_us, delay))
-
-    async def _retry(self, record: OutRecord, size: int, received_us: int, delay: float) -> None:
-        await asyncio.sleep(delay)
-        await self._produce(record, size, received_us)
-
-    def _spawn(self, coro: Any) -> None:
-        task = asyncio.get_running_loop().create_task(coro)
-        self._retries.add(task)
-        task.add_done_callback(self._retries.discard)

@@ -140,6 +140,11 @@ class SessionOptions:
     max_frame_bytes: int = 4 * 1024 * 1024
 
 
+OWN_CLOSE_REASONS = {1009: "frame_too_large", 1007: "invalid_utf8"}
+"""Closes the bridge's WebSocket client sent itself: a frame over ``max_frame_bytes``, a text
+frame that is not UTF-8 (RFC 6455 requires closing with 1007)."""
+
+
 class _Connection:
     """The I/O side of one :class:`~bridge.runtime.link.Link`: its socket, task and adapter."""
 
@@ -215,6 +220,7 @@ class Session:
             if self._stopping.is_set():
                 if conn.successor is not None and conn.successor.task is not None:
                     conn.successor.task.cancel()
+                await self._disconnected(conn, "shutdown")
                 break
             self.metrics.reconnects.labels(self.exchange, self.name, reason).inc()
             successor = conn.successor
@@ -331,13 +337,14 @@ class Session:
         received_bytes = self.metrics.bytes_received.labels(self.exchange, self.name)
         while not self._stopping.is_set():
             conn.reading = True
+            link.listen(time.monotonic())
             try:
                 data = await ws.recv()
             except ConnectionClosed as closed:
                 if link.end_reason is not None:
                     return link.end_reason
-                if closed.sent is not None and closed.sent.code == 1009:
-                    return "frame_too_large"  # our own max_frame_bytes, not the exchange's
+                if closed.sent is not None and closed.sent.code in OWN_CLOSE_REASONS:
+                    return OWN_CLOSE_REASONS[closed.sent.code]
                 code = closed.rcvd.code if closed.rcvd is not None else None
                 return adapter.close_reason(code)
             finally:
@@ -405,11 +412,10 @@ class Session:
             log.info(
                 "%s: all %d subscriptions acknowledged", link.connection_id, len(self.destinations)
             )
-            kind = self.continuity.subscribed(replacing=conn is not self._current)
-            if kind is not None:
-                reason = "reconnected" if kind == "resubscribed" else "replacement_subscribed"
+            marker = self.continuity.subscribed(replacing=conn is not self._current)
+            if marker is not None:
                 await self.pipeline.markers(
-                    conn.info, conn.marker_frame(), self.destinations, kind, reason
+                    conn.info, conn.marker_frame(), self.destinations, *marker
                 )
 
     def _set_subscription_gauges(self, pending: int, subscribed: int, failed: int) -> None:
@@ -440,14 +446,16 @@ class Session:
             except ConnectionClosed:
                 return
             now = time.monotonic()
-            quiet = now - link.last_received
-            if quiet >= opts.idle_timeout_seconds:
+            silence = link.silence(now)
+            if silence >= opts.idle_timeout_seconds:
                 log.warning(
-                    "%s: nothing received for %.1f s; reconnecting", link.connection_id, quiet
+                    "%s: nothing received for %.1f s; reconnecting", link.connection_id, silence
                 )
                 link.end("silence")
                 await ws.close(1000, "silence")
                 return
+            # Pings go on while reading is blocked: the exchange's idle rules still apply.
+            quiet = now - link.last_received
             if quiet >= opts.keepalive_seconds and now - last_ping >= opts.keepalive_seconds:
                 last_ping = now
                 try:

@@ -58,22 +58,43 @@ def test_subscription_counts_follow_acks_errors_and_unsubscribes() -> None:
     assert progress.counts() == (2, 1, 0)
 
 
+def test_a_process_starts_with_a_gap_its_first_subscription_closes() -> None:
+    continuity = Continuity()
+    assert continuity.subscribed(replacing=False) == ("resubscribed", "started")
+    assert continuity.subscribed(replacing=False) is None
+
+
 def test_continuity_marks_a_gap_once_and_closes_it_on_the_next_subscription() -> None:
     continuity = Continuity()
+    continuity.subscribed(replacing=False)
     first = Link("c#1", [])
     first.opened(0.0)
     assert continuity.lost(first)
     second = Link("c#2", [])  # never connected: the gap is open already anyway
     assert not continuity.lost(second)
-    assert continuity.subscribed(replacing=False) == "resubscribed"
+    assert continuity.subscribed(replacing=False) == ("resubscribed", "reconnected")
     assert continuity.subscribed(replacing=False) is None
 
 
 def test_a_link_that_never_opened_opens_no_gap() -> None:
     continuity = Continuity()
+    continuity.subscribed(replacing=False)
     assert not continuity.lost(Link("c#1", []))
     assert continuity.subscribed(replacing=False) is None
 
 
 def test_a_replacement_subscribed_without_a_gap_is_a_handover() -> None:
-    assert Continuity().subscribed(replacing=True) == "handover"
+    continuity = Continuity()
+    continuity.subscribed(replacing=False)
+    assert continuity.subscribed(replacing=True) == ("handover", "replacement_subscribed")
+
+
+def test_silence_counts_only_while_listening() -> None:
+    link = Link("c#1", [])
+    link.opened(0.0)
+    link.listen(1.0)
+    assert link.silence(31.0) == 30.0  # waiting since the open at 0 (listening began at 1)
+    link.received(31.0)
+    assert link.silence(100.0) == 0.0  # busy with that frame: blocked, not silent
+    link.listen(95.0)  # reading again after a long block: silence counts from here
+    assert link.silence(100.0) == 5.0

@@ -223,7 +223,8 @@ async def test_frames_are_stamped_in_order_and_the_session_becomes_subscribed() 
         stamps = [frame.received_us for _, frame, _ in pipeline.frames]
         assert stamps == sorted(stamps)
         assert {cid for cid, _, _ in pipeline.frames} == {"toy#1"}
-        assert pipeline.markers_written == []  # a first connection owes no marker
+        # a fresh process says so: what came before it is unknown
+        assert pipeline.markers_written == [("toy#1", "resubscribed", "started")]
 
 
 async def test_a_lost_connection_is_marked_and_the_next_subscription_closes_the_gap() -> None:
@@ -232,8 +233,8 @@ async def test_a_lost_connection_is_marked_and_the_next_subscription_closes_the_
         await eventually(lambda: session.subscribed)
         await peer.connections[0].close()
         await eventually(lambda: len(peer.connections) == 2 and session.subscribed)
-        await eventually(lambda: len(pipeline.markers_written) == 2)
-        assert pipeline.markers_written == [
+        await eventually(lambda: len(pipeline.markers_written) == 3)
+        assert pipeline.markers_written[1:] == [
             ("toy#1", "disconnected", "closed_normal"),
             ("toy#2", "resubscribed", "reconnected"),
         ]
@@ -258,19 +259,44 @@ async def test_a_reconnect_notice_opens_a_replacement_before_closing_the_old_one
         await eventually(lambda: session.subscribed)
         await peer.connections[0].send("notice")
         await eventually(lambda: len(peer.connections) == 2)
-        await eventually(lambda: len(pipeline.markers_written) == 1)
+        await eventually(lambda: len(pipeline.markers_written) == 2)
         # the old connection is closed by us, after the new one is subscribed: no gap
-        assert pipeline.markers_written == [("toy#2", "handover", "replacement_subscribed")]
+        assert pipeline.markers_written[1] == ("toy#2", "handover", "replacement_subscribed")
         await eventually(lambda: peer.connections[0].state is State.CLOSED)
         await eventually(lambda: session.subscribed)  # the replacement is now the current one
 
 
-async def test_stop_while_waiting_for_a_frame_ends_the_session_without_a_marker() -> None:
+async def test_a_planned_stop_marks_where_the_stream_ends() -> None:
     peer = Peer()
     async with toy_session(peer) as (session, pipeline):
         await eventually(lambda: session.subscribed)
-    assert pipeline.markers_written == []
+    assert pipeline.markers_written[-1] == ("toy#1", "disconnected", "shutdown")
     assert not session.subscribed
+
+
+async def test_a_reader_blocked_by_a_full_buffer_is_not_taken_for_a_silent_peer() -> None:
+    peer = Peer()
+    peer.answer_pings = False
+
+    async def one_tick(ws: ServerConnection) -> None:
+        await ws.send("tick")
+
+    peer.on_subscribed = one_tick
+    async with toy_session(peer, idle_timeout_seconds=0.5) as (session, pipeline):
+        release = asyncio.Event()
+        deliver = pipeline.deliver
+
+        async def blocked(conn: ConnectionInfo, frame: Frame, events: list[Event], r: object):
+            await deliver(conn, frame, events, r)
+            if any(isinstance(e, Push) for e in events):
+                await release.wait()  # as a full buffer under the block policy would
+
+        pipeline.deliver = blocked  # type: ignore[method-assign]
+        await eventually(lambda: len(pipeline.frames) == 2)
+        await asyncio.sleep(1.5)  # three idle timeouts while blocked: the link stays up
+        assert len(peer.connections) == 1 and session.subscribed
+        release.set()  # reading resumes; the peer is silent, so now the watchdog fires
+        await eventually(lambda: len(peer.connections) == 2, timeout=3)
 
 
 def test_received_bytes_are_utf8_bytes_not_characters() -> None:
