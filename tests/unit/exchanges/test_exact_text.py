@@ -13,7 +13,8 @@ from typing import Any
 
 import pytest
 
-from bridge.codec import Codec, OutRecord, decode_single_object
+from bridge.avro.formats import decode_single_object
+from bridge.avro.records import Codec, OutRecord
 from bridge.exchanges.base import Adapter
 from bridge.exchanges.events import Push, Unrecognized
 from bridge.exchanges.kraken import KrakenAdapter
@@ -22,7 +23,7 @@ from bridge.exchanges.okx import OkxAdapter
 from bridge.exchanges.wire import MAX_DEPTH
 from bridge.frame import ConnectionInfo, Frame
 from bridge.metrics import Metrics
-from bridge.pipeline import Pipeline, RecentPushes
+from bridge.runtime.pipeline import Pipeline, RecentPushes
 
 RECEIVED_US = 1_504_526_400_000_000
 
@@ -30,12 +31,18 @@ NUMBERS = ["1e400", "0.1000000000000000055", "-0.0", "1E+2", "9" * 4300]
 
 
 class RecordingPublisher:
+    """Stands in for :class:`bridge.runtime.publisher.Publisher`: keeps what it is given."""
+
     full = False
+    max_record_bytes = 1024 * 1024
+    on_undeliverable = None
 
     def __init__(self) -> None:
         self.records: list[OutRecord] = []
 
-    async def send(self, record: OutRecord, received_us: int, *, force: bool = False) -> bool:
+    async def send(
+        self, record: OutRecord, received_us: int, *, force: bool = False, origin: object = None
+    ) -> bool:
         self.records.append(record)
         return True
 

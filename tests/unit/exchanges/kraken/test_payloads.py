@@ -9,7 +9,8 @@ import json
 
 import pytest
 
-from bridge.codec import Codec, decode_single_object
+from bridge.avro.formats import decode_single_object
+from bridge.avro.records import Codec
 from bridge.exchanges.events import (
     Destination,
     Push,
