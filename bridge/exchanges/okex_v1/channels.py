@@ -13,6 +13,10 @@ from bridge.exchanges.events import Destination
 from bridge.topics import channel_topic
 
 TOPIC_GROUP = "okex"
+
+# The documented kline intervals and depth sizes. The OKEx v1 simulator (bridge/sandbox) lists
+# them again on purpose: it is the other side of the protocol, read from the same document, not
+# a copy of this adapter.
 KLINE_INTERVALS = (
     "1min",
     "3min",
