@@ -233,9 +233,9 @@ class OkexV1Adapter(Adapter):
                 schedule.next_due_us = now_us + int(interval * 1_000_000)
 
     def _send_due_requests(self, now_us: int) -> None:
-        """Repeat scheduled requests whose interval has passed. The adapter has no clock: the
-        receive time of each frame is its "now", and on a quiet line the pong to each
-        keepalive ping is a frame, so a request is late by at most one keepalive interval."""
+        """Repeat scheduled requests whose interval has passed. The adapter has no clock: its
+        "now" is the receive time of each frame and the time of each :meth:`tick` (about once a
+        second from the session), so a request is late by at most about a second."""
         due = []
         for schedule in self._conn.schedules:
             if schedule.next_due_us is None:
@@ -264,6 +264,11 @@ class OkexV1Adapter(Adapter):
     def frame_received(self, received_us: int) -> None:
         if self._conn.state is LoginState.READY:
             self._send_due_requests(received_us)
+
+    def tick(self, now_s: float) -> None:
+        # A quiet line has no frames to tell the time by: the session's tick is the clock then.
+        if self._conn.state is LoginState.READY:
+            self._send_due_requests(int(now_s * 1_000_000))
 
     def classify(self, message: Any, received_us: int | None) -> list[Event]:
         if isinstance(message, dict):

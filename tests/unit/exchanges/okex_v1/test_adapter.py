@@ -235,6 +235,24 @@ def test_scheduled_requests_repeat_on_the_receive_clock() -> None:
     assert sent(adapter) == []
 
 
+def test_scheduled_requests_repeat_on_the_session_tick_when_the_line_is_quiet() -> None:
+    adapter = OkexV1Adapter([TICKER, {**USERINFO, "interval_seconds": 2}], CREDENTIALS)
+    adapter.connection_made(NOW_S)
+    adapter.data_to_send()  # the login
+    adapter.tick(NOW_S)
+    assert sent(adapter) == []  # nothing before the login is answered
+    adapter.receive(fixture("login-response.json"))  # no receive time: the tick tells it
+    sent(adapter)
+    adapter.tick(NOW_S + 1)
+    assert sent(adapter) == []
+    adapter.tick(NOW_S + 3)
+    assert [r["channel"] for r in sent(adapter)] == ["ok_spot_userinfo"]
+    adapter.tick(NOW_S + 4)
+    assert sent(adapter) == []
+    adapter.tick(NOW_S + 5)
+    assert [r["channel"] for r in sent(adapter)] == ["ok_spot_userinfo"]
+
+
 def test_unscheduled_requests_go_once_per_connection() -> None:
     adapter = connected(USERINFO)
     adapter.receive(fixture("pong.json"), 10**18)
