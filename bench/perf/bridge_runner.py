@@ -138,7 +138,7 @@ async def _run(settings: Settings, tune_gc: bool, publisher: str) -> None:
     publisher_class = Publisher
     if publisher != "bridge":
         from bench.perf.batching_publisher import BatchingPublisher
-        from bridge import app
+        from bridge.runtime import app
 
         publisher_class = {"batching": BatchingPublisher}[publisher]
         app.Publisher = publisher_class  # type: ignore[misc]
