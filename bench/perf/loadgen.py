@@ -16,7 +16,11 @@ is kept at ``MAX_BUFFERED`` bytes, so TCP flow control sets the pace). If a read
 behind a paced stream, the generator stops adding to a buffer above ``MAX_BUFFERED`` and the
 offered rate reached falls short of the rate asked for.
 
-Control protocol, JSON lines: stdout ``{"event": "ready", "url": ...}``; stdin
+``--tls``: the simulator serves ``wss://`` with a self-signed certificate (the frames are then
+encrypted by the generator's TLS transport, in this process); ``ready`` names the certificate
+(``ca_file``) for the clients to trust.
+
+Control protocol, JSON lines: stdout ``{"event": "ready", "url": ..., "ca_file": ...}``; stdin
 ``{"cmd": "subscribed", "connections": n}`` (answers when n connections hold all their
 subscriptions), ``{"cmd": "stream", "rate": r, "seconds": s}`` (answers ``streamed`` with
 frames and seconds), ``{"cmd": "quit"}``.
@@ -69,10 +73,13 @@ class _Target:
 
 
 class LoadGenerator:
-    def __init__(self, stream: Stream, pool: list[Frame], instruments: list[str]) -> None:
+    def __init__(
+        self, stream: Stream, pool: list[Frame], instruments: list[str], tls: bool = False
+    ) -> None:
         self.stream = stream
         self.pool = pool
         self.instruments = instruments
+        self.tls = tls
         self.sim: Any = None
 
     async def start(self) -> str:
@@ -81,15 +88,19 @@ class LoadGenerator:
             from bridge.sandbox.okx import OkxSimulator
 
             # idle_timeout: frames written past the simulator do not count as its activity
-            self.sim = OkxSimulator(instruments=set(self.instruments), idle_timeout=3600)
+            self.sim = OkxSimulator(
+                instruments=set(self.instruments), idle_timeout=3600, tls=self.tls
+            )
         elif exchange == "kraken":
             from bridge.sandbox.kraken import KrakenSimulator
 
-            self.sim = KrakenSimulator(pairs=self.instruments, heartbeat_interval=0)
+            self.sim = KrakenSimulator(pairs=self.instruments, heartbeat_interval=0, tls=self.tls)
         else:
             from bridge.sandbox.okex_v1 import OkexV1Simulator
 
-            self.sim = OkexV1Simulator(symbols=self.instruments, compression="request")
+            self.sim = OkexV1Simulator(
+                symbols=self.instruments, compression="request", tls=self.tls
+            )
         await self.sim.start()
         url: str = self.sim.url()
         return url
@@ -184,10 +195,10 @@ def _emit(message: dict[str, Any]) -> None:
     sys.stdout.flush()
 
 
-async def _serve(stream: Stream, pool: list[Frame], instruments: list[str]) -> None:
-    generator = LoadGenerator(stream, pool, instruments)
+async def _serve(stream: Stream, pool: list[Frame], instruments: list[str], tls: bool) -> None:
+    generator = LoadGenerator(stream, pool, instruments, tls)
     url = await generator.start()
-    _emit({"event": "ready", "url": url})
+    _emit({"event": "ready", "url": url, "ca_file": generator.sim.ca_file if tls else None})
     try:
         while True:
             line = await asyncio.to_thread(sys.stdin.readline)
@@ -216,10 +227,11 @@ def main() -> None:
     parser.add_argument(
         "--instruments", type=int, default=1, help="OKX: serve this many instruments"
     )
+    parser.add_argument("--tls", action="store_true", help="serve wss (self-signed certificate)")
     args = parser.parse_args()
     stream = STREAMS[args.stream]
     instruments = [stream.instrument] + [f"I{n:04d}-USDT" for n in range(1, args.instruments)]
-    asyncio.run(_serve(stream, load(args.pool), instruments))
+    asyncio.run(_serve(stream, load(args.pool), instruments, args.tls))
 
 
 if __name__ == "__main__":
