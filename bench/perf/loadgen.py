@@ -22,7 +22,8 @@ encrypted by the generator's TLS transport, in this process); ``ready`` names th
 
 Control protocol, JSON lines: stdout ``{"event": "ready", "url": ..., "ca_file": ...}``; stdin
 ``{"cmd": "subscribed", "connections": n}`` (answers when n connections hold all their
-subscriptions), ``{"cmd": "stream", "rate": r, "seconds": s}`` (answers ``streamed`` with
+subscriptions), ``{"cmd": "stream", "rate": r, "seconds": s, "frames": n}`` (``frames``, if
+given: stop after n frames in all, within the s seconds; answers ``streamed`` with
 frames and seconds), ``{"cmd": "quit"}``.
 """
 
@@ -147,20 +148,22 @@ class LoadGenerator:
             targets.append(_Target(conn.websocket.transport, frames))
         return targets
 
-    async def stream_frames(self, rate: float, seconds: float) -> dict[str, Any]:
+    async def stream_frames(self, rate: float, seconds: float, frames: int = 0) -> dict[str, Any]:
         targets = self._targets()
+        # frames: a fixed amount instead of a time, split over the connections
+        limit = -(-frames // len(targets)) if frames and targets else 1 << 62
         started = time.monotonic()
         ends = started + seconds
         stalled_ticks = 0
         ticks = 0
-        while (now := time.monotonic()) < ends:
+        while (now := time.monotonic()) < ends and any(t.sent < limit for t in targets):
             ticks += 1
             for target in targets:
                 if rate <= 0:
-                    while target.buffered < MAX_BUFFERED:
-                        target.write(CHUNK_FRAMES)
+                    while target.buffered < MAX_BUFFERED and target.sent < limit:
+                        target.write(min(CHUNK_FRAMES, limit - target.sent))
                     continue
-                due = int((now - started) * rate / len(targets)) - target.sent
+                due = min(int((now - started) * rate / len(targets)), limit) - target.sent
                 if due <= 0:
                     continue
                 if target.buffered >= MAX_BUFFERED:
@@ -213,7 +216,11 @@ async def _serve(stream: Stream, pool: list[Frame], instruments: list[str], tls:
                 )
                 _emit({"event": "subscribed"})
             elif command["cmd"] == "stream":
-                _emit(await generator.stream_frames(command["rate"], command["seconds"]))
+                _emit(
+                    await generator.stream_frames(
+                        command["rate"], command["seconds"], command.get("frames", 0)
+                    )
+                )
             elif command["cmd"] == "quit":
                 return
     finally:
