@@ -44,9 +44,10 @@ tools: ## install prometheus (apt) and helm + CRDs for tests/deploy
 		&& DEBIAN_FRONTEND=noninteractive $$sudo apt-get install -y -q --no-install-recommends prometheus; }
 	bash tests/deploy/install-tools.sh
 
-# Not part of `make test`: about 6 minutes on 2 cores (BENCH_ARGS=--quick: about 2).
+# Not part of `make test`: about 9 minutes on 2 cores (BENCH_ARGS=--quick: about 4; the bridge
+# against cryptofeed alone, BENCH_ARGS="--quick --only cryptofeed": about 1.5).
 BENCH_ARGS ?=
-bench: ## benchmarks against ceilings and a baseline (docs/PERFORMANCE.md)
-	@$(PYTHON) -c 'import bridge, matplotlib, cryptography' 2>/dev/null \
+bench: ## benchmarks against ceilings, a baseline and cryptofeed (docs/PERFORMANCE.md)
+	@$(PYTHON) -c 'import bridge, matplotlib, cryptography, cryptofeed' 2>/dev/null \
 		|| $(PYTHON) -m pip install -e '.[bench]'
 	$(PYTHON) -m bench.perf --json bench/perf/last-run.json --plot docs/performance/latency.png $(BENCH_ARGS)
