@@ -14,6 +14,12 @@ refuses ``ws://``; the load generator's ``--tls``):
 Every row keeps the load average at its start, the producer settings in force (cryptofeed's
 read from its live producer), and the Kafka check (end offsets against what the client says
 it delivered). Ratios are of runs of the same set, so of the same minutes.
+
+Latency is receipt to acknowledgement for both, receipt being when the client's own code
+takes the frame from its WebSocket library (the bridge's ``receive_time``, cryptofeed's
+``receipt_timestamp``). Time a frame waits before that, in the library's incoming queue
+(unbounded in cryptofeed: ``max_queue=None``) or the socket, is in neither figure: a client
+that does not keep up with a fixed rate shows it as a read rate below the offered one.
 """
 
 from __future__ import annotations
