@@ -19,7 +19,8 @@ Latency is receipt to acknowledgement for both, receipt being when the client's 
 takes the frame from its WebSocket library (the bridge's ``receive_time``, cryptofeed's
 ``receipt_timestamp``). Time a frame waits before that, in the library's incoming queue
 (unbounded in cryptofeed: ``max_queue=None``) or the socket, is in neither figure: a client
-that does not keep up with a fixed rate shows it as a read rate below the offered one.
+that does not keep up with a fixed rate shows it as a rate through (frames ÷ first receipt to
+last acknowledgement) below the offered one.
 """
 
 from __future__ import annotations
@@ -200,14 +201,15 @@ def print_tables(summary: dict[str, Any]) -> None:
     if summary["fixed"]:
         print("\nSide by side at fixed offered rates, frame receipt to Kafka ack (ms):")
         print(
-            "| scenario | asked/s | offered/s | p50 | p90 | p99 | p99.9 | max | CPU µs/frame | "
-            "peak RSS MiB | load | Kafka |"
+            "| scenario | asked/s | offered/s | through/s | p50 | p90 | p99 | p99.9 | max | "
+            "CPU µs/frame | peak RSS MiB | load | Kafka |"
         )
-        print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|")
+        print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|")
         for r in summary["fixed"]:
             lat = r["latency_ms"]
             print(
                 f"| {r['scenario']} | {r['asked']:,.0f} | {fmt(r['offered'], ',.0f')} | "
+                f"{fmt(r['fps'], ',.0f')} | "
                 + " | ".join(fmt(lat.get(k), ".2f") for k in ("p50", "p90", "p99", "p99.9"))
                 + f" | {fmt(lat.get('max'), '.1f')} | {r['cpu_us']:.1f} | "
                 f"{fmt(r['peak_rss_mib'], '.0f')} | {fmt(r['load'], '.2f')} | {kafka(r)} |"
