@@ -48,9 +48,10 @@ kafka: ## run the sandbox Kafka broker in the foreground (Ctrl-C stops it)
 tools: ## install helm, prometheus, promtool and CRDs for tests/deploy (no root; cached)
 	@bash tests/deploy/install-tools.sh
 
-# Not part of `make test`: about 6 minutes on 2 cores (BENCH_ARGS=--quick: about 2).
+# Not part of `make test`: about 9 minutes on 2 cores (BENCH_ARGS=--quick: about 4; the bridge
+# against cryptofeed alone, BENCH_ARGS="--quick --only cryptofeed": about 1.5).
 BENCH_ARGS ?=
-bench: ## benchmarks against ceilings and a baseline (docs/PERFORMANCE.md)
-	@$(PYTHON) -c 'import bridge, matplotlib, cryptography' 2>/dev/null \
+bench: ## benchmarks against ceilings, a baseline and cryptofeed (docs/PERFORMANCE.md)
+	@$(PYTHON) -c 'import bridge, matplotlib, cryptography, cryptofeed' 2>/dev/null \
 		|| $(PYTHON) -m pip install -e '.[bench]'
 	$(PYTHON) -m bench.perf --json bench/perf/last-run.json --plot docs/performance/latency.png $(BENCH_ARGS)

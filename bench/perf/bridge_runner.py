@@ -31,6 +31,7 @@ import time
 from array import array
 from typing import Any
 
+from bench.perf.measures import memory, percentiles
 from bridge.runtime.app import Bridge
 from bridge.runtime.publisher import Publisher
 from bridge.settings import Settings
@@ -104,31 +105,6 @@ class _GcWatch:
         }
 
 
-def percentiles(values: array[int], points: tuple[float, ...]) -> dict[str, float]:
-    """Exact percentiles (nearest rank) in milliseconds."""
-    if not values:
-        return {}
-    ordered = sorted(values)
-    n = len(ordered)
-    result = {}
-    for p in points:
-        rank = min(n - 1, max(0, int(round(p / 100 * n + 0.5)) - 1))
-        result[f"p{p:g}"] = ordered[rank] / 1000
-    result["max"] = ordered[-1] / 1000
-    result["mean"] = sum(ordered) / n / 1000
-    return result
-
-
-def _memory() -> dict[str, float]:
-    found = {}
-    with open("/proc/self/status", encoding="ascii") as status:
-        for line in status:
-            name, _, value = line.partition(":")
-            if name in ("VmHWM", "VmRSS"):
-                found[name] = int(value.split()[0]) / 1024  # kB -> MiB
-    return found
-
-
 def _emit(message: dict[str, Any]) -> None:
     sys.stdout.write(json.dumps(message) + "\n")
     sys.stdout.flush()
@@ -138,7 +114,7 @@ async def _run(settings: Settings, tune_gc: bool, publisher: str) -> None:
     publisher_class = Publisher
     if publisher != "bridge":
         from bench.perf.batching_publisher import BatchingPublisher
-        from bridge import app
+        from bridge.runtime import app
 
         publisher_class = {"batching": BatchingPublisher}[publisher]
         app.Publisher = publisher_class  # type: ignore[misc]
@@ -165,7 +141,7 @@ async def _run(settings: Settings, tune_gc: bool, publisher: str) -> None:
         gc.collect()
         gc.freeze()
         gc.set_threshold(20_000, 50, 100)
-    _emit({"event": "ready", "memory": _memory()})
+    _emit({"event": "ready", "memory": memory()})
 
     mark: dict[str, Any] = {}
     while True:
@@ -205,7 +181,7 @@ async def _run(settings: Settings, tune_gc: bool, publisher: str) -> None:
                     "frames_per_second": frames / window_s,
                     "latency_ms": percentiles(probe.latencies, (50, 90, 99, 99.9)),
                     "latency_samples": len(probe.latencies),
-                    "memory": _memory(),
+                    "memory": memory(),
                     "gc": gc_watch.report(),
                     "metrics": _counters(bridge),
                 }
@@ -213,7 +189,7 @@ async def _run(settings: Settings, tune_gc: bool, publisher: str) -> None:
         elif command["cmd"] == "quit":
             stop.set()
             undelivered = await task
-            _emit({"event": "stopped", "undelivered": undelivered, "memory": _memory()})
+            _emit({"event": "stopped", "undelivered": undelivered, "memory": memory()})
             return
 
 

@@ -9,9 +9,11 @@ all by a Python asyncio client.
 ``python -m bench.perf.clients baseline CONFIG_JSON``: the **plain-loop baseline**, what one
 writes first: websockets + ``json`` + ``fastavro`` + ``AIOKafkaProducer.send_and_wait`` per
 record (acks=all, idempotent, as the bridge), one record per pushed element in the bridge's
-own typed schema and single-object encoding (``okx/channel``), no raw topic. It is not
-cryptofeed: cryptofeed's OKX feed loads its symbol list from OKX's REST API when it starts,
-which this machine cannot reach (see docs/PERFORMANCE.md).
+own typed schema and single-object encoding (``okx/channel``), no raw topic. cryptofeed
+itself runs on the same stream as a client of its own (:mod:`bench.perf.cryptofeed_client`).
+
+Both take ``ca_file`` in their configuration for a ``wss://`` stream (the load generator's
+``--tls``): the certificate to trust.
 
 Both speak the control protocol of :mod:`bench.perf.bridge_runner` (ready, mark, drain, quit)
 so the harness drives all three alike. ``drain`` takes ``max_seconds``: the baseline is far
@@ -24,6 +26,7 @@ import asyncio
 import contextlib
 import io
 import json
+import ssl
 import sys
 import time
 from typing import Any
@@ -87,9 +90,18 @@ async def _control(counter: _Counter, worker: asyncio.Task[None]) -> None:
             return
 
 
+def _ssl(config: dict[str, Any]) -> ssl.SSLContext | None:
+    ca_file = config.get("ca_file")
+    return ssl.create_default_context(cafile=ca_file) if ca_file else None
+
+
 async def _receive_only(config: dict[str, Any], counter: _Counter) -> None:
     async with connect(
-        config["url"], ping_interval=None, max_size=4 * 1024 * 1024, close_timeout=1
+        config["url"],
+        ping_interval=None,
+        max_size=4 * 1024 * 1024,
+        close_timeout=1,
+        ssl=_ssl(config),
     ) as ws:
         for outbound in subscribe_frames(config["exchange"], config["subscriptions"]):
             await ws.send(outbound)
@@ -115,7 +127,9 @@ async def _baseline(config: dict[str, Any], counter: _Counter) -> None:
     await producer.start()
     sequence = 0
     try:
-        async with connect(config["url"], ping_interval=None, max_size=4 * 1024 * 1024) as ws:
+        async with connect(
+            config["url"], ping_interval=None, max_size=4 * 1024 * 1024, ssl=_ssl(config)
+        ) as ws:
             for outbound in subscribe_frames(config["exchange"], config["subscriptions"]):
                 await ws.send(outbound)
             _emit({"event": "ready"})

@@ -16,9 +16,14 @@ is kept at ``MAX_BUFFERED`` bytes, so TCP flow control sets the pace). If a read
 behind a paced stream, the generator stops adding to a buffer above ``MAX_BUFFERED`` and the
 offered rate reached falls short of the rate asked for.
 
-Control protocol, JSON lines: stdout ``{"event": "ready", "url": ...}``; stdin
+``--tls``: the simulator serves ``wss://`` with a self-signed certificate (the frames are then
+encrypted by the generator's TLS transport, in this process); ``ready`` names the certificate
+(``ca_file``) for the clients to trust.
+
+Control protocol, JSON lines: stdout ``{"event": "ready", "url": ..., "ca_file": ...}``; stdin
 ``{"cmd": "subscribed", "connections": n}`` (answers when n connections hold all their
-subscriptions), ``{"cmd": "stream", "rate": r, "seconds": s}`` (answers ``streamed`` with
+subscriptions), ``{"cmd": "stream", "rate": r, "seconds": s, "frames": n}`` (``frames``, if
+given: stop after n frames in all, within the s seconds; answers ``streamed`` with
 frames and seconds), ``{"cmd": "quit"}``.
 """
 
@@ -69,10 +74,13 @@ class _Target:
 
 
 class LoadGenerator:
-    def __init__(self, stream: Stream, pool: list[Frame], instruments: list[str]) -> None:
+    def __init__(
+        self, stream: Stream, pool: list[Frame], instruments: list[str], tls: bool = False
+    ) -> None:
         self.stream = stream
         self.pool = pool
         self.instruments = instruments
+        self.tls = tls
         self.sim: Any = None
 
     async def start(self) -> str:
@@ -81,15 +89,19 @@ class LoadGenerator:
             from bridge.sandbox.okx import OkxSimulator
 
             # idle_timeout: frames written past the simulator do not count as its activity
-            self.sim = OkxSimulator(instruments=set(self.instruments), idle_timeout=3600)
+            self.sim = OkxSimulator(
+                instruments=set(self.instruments), idle_timeout=3600, tls=self.tls
+            )
         elif exchange == "kraken":
             from bridge.sandbox.kraken import KrakenSimulator
 
-            self.sim = KrakenSimulator(pairs=self.instruments, heartbeat_interval=0)
+            self.sim = KrakenSimulator(pairs=self.instruments, heartbeat_interval=0, tls=self.tls)
         else:
             from bridge.sandbox.okex_v1 import OkexV1Simulator
 
-            self.sim = OkexV1Simulator(symbols=self.instruments, compression="request")
+            self.sim = OkexV1Simulator(
+                symbols=self.instruments, compression="request", tls=self.tls
+            )
         await self.sim.start()
         url: str = self.sim.url()
         return url
@@ -136,20 +148,22 @@ class LoadGenerator:
             targets.append(_Target(conn.websocket.transport, frames))
         return targets
 
-    async def stream_frames(self, rate: float, seconds: float) -> dict[str, Any]:
+    async def stream_frames(self, rate: float, seconds: float, frames: int = 0) -> dict[str, Any]:
         targets = self._targets()
+        # frames: a fixed amount instead of a time, split over the connections
+        limit = -(-frames // len(targets)) if frames and targets else 1 << 62
         started = time.monotonic()
         ends = started + seconds
         stalled_ticks = 0
         ticks = 0
-        while (now := time.monotonic()) < ends:
+        while (now := time.monotonic()) < ends and any(t.sent < limit for t in targets):
             ticks += 1
             for target in targets:
                 if rate <= 0:
-                    while target.buffered < MAX_BUFFERED:
-                        target.write(CHUNK_FRAMES)
+                    while target.buffered < MAX_BUFFERED and target.sent < limit:
+                        target.write(min(CHUNK_FRAMES, limit - target.sent))
                     continue
-                due = int((now - started) * rate / len(targets)) - target.sent
+                due = min(int((now - started) * rate / len(targets)), limit) - target.sent
                 if due <= 0:
                     continue
                 if target.buffered >= MAX_BUFFERED:
@@ -184,10 +198,10 @@ def _emit(message: dict[str, Any]) -> None:
     sys.stdout.flush()
 
 
-async def _serve(stream: Stream, pool: list[Frame], instruments: list[str]) -> None:
-    generator = LoadGenerator(stream, pool, instruments)
+async def _serve(stream: Stream, pool: list[Frame], instruments: list[str], tls: bool) -> None:
+    generator = LoadGenerator(stream, pool, instruments, tls)
     url = await generator.start()
-    _emit({"event": "ready", "url": url})
+    _emit({"event": "ready", "url": url, "ca_file": generator.sim.ca_file if tls else None})
     try:
         while True:
             line = await asyncio.to_thread(sys.stdin.readline)
@@ -202,7 +216,11 @@ async def _serve(stream: Stream, pool: list[Frame], instruments: list[str]) -> N
                 )
                 _emit({"event": "subscribed"})
             elif command["cmd"] == "stream":
-                _emit(await generator.stream_frames(command["rate"], command["seconds"]))
+                _emit(
+                    await generator.stream_frames(
+                        command["rate"], command["seconds"], command.get("frames", 0)
+                    )
+                )
             elif command["cmd"] == "quit":
                 return
     finally:
@@ -216,10 +234,11 @@ def main() -> None:
     parser.add_argument(
         "--instruments", type=int, default=1, help="OKX: serve this many instruments"
     )
+    parser.add_argument("--tls", action="store_true", help="serve wss (self-signed certificate)")
     args = parser.parse_args()
     stream = STREAMS[args.stream]
     instruments = [stream.instrument] + [f"I{n:04d}-USDT" for n in range(1, args.instruments)]
-    asyncio.run(_serve(stream, load(args.pool), instruments))
+    asyncio.run(_serve(stream, load(args.pool), instruments, args.tls))
 
 
 if __name__ == "__main__":

@@ -10,6 +10,8 @@ import json
 from pathlib import Path
 from typing import Any
 
+from bench.perf import side_by_side
+
 TARGETS = {
     "throughput_vs_lower_ceiling": 0.5,
     "throughput_vs_baseline": 5.0,
@@ -159,6 +161,7 @@ def analyse(report: dict[str, Any]) -> None:
         "breakdown": breakdown,
         "targets": targets,
         "met": met,
+        "side_by_side": side_by_side.summarise(report),
     }
 
 
@@ -174,21 +177,23 @@ def print_report(report: dict[str, Any]) -> None:
         f"machine: {m['nproc']} cores, {m['cpu_model']}, {m['memory_gib']} GiB, "
         f"Python {m['python']}; run took {report.get('elapsed_seconds', 0):.0f} s"
         + (" (--quick)" if report.get("quick") else "")
+        + (f"; only: {', '.join(report['only'])}" if report.get("only") else "")
     )
-    print("\nThroughput, as fast as the client reads (frames/s; raw topic on, single-object):")
-    print(
-        "| stream | bridge | CPU µs/frame | receive-only ceiling | broker ceiling "
-        "(records/s ÷ records per frame) | record B | vs lower ceiling | vs baseline | Kafka |"
-    )
-    print("|---|---:|---:|---:|---:|---:|---:|---:|---|")
-    for t in s["throughput"]:
+    if s["throughput"]:
+        print("\nThroughput, as fast as the client reads (frames/s; raw topic on, single-object):")
         print(
-            f"| {t['stream']} | {_fmt(t['bridge_fps'])} | {_fmt(t['bridge_cpu_us'], '.1f')} | "
-            f"{_fmt(t['recv_ceiling_fps'])} | {_fmt(t['broker_ceiling_fps'])} "
-            f"({_fmt(t['broker_ceiling_records_per_s'])} rec/s) | {t['record_size']} | "
-            f"{t['vs_lower_ceiling']:.1%} of {t['lower_ceiling']} | "
-            f"{_fmt(t['vs_baseline'], '.1f')}× | {'ok' if t['verified'] else 'MISMATCH'} |"
+            "| stream | bridge | CPU µs/frame | receive-only ceiling | broker ceiling "
+            "(records/s ÷ records per frame) | record B | vs lower ceiling | vs baseline | Kafka |"
         )
+        print("|---|---:|---:|---:|---:|---:|---:|---:|---|")
+        for t in s["throughput"]:
+            print(
+                f"| {t['stream']} | {_fmt(t['bridge_fps'])} | {_fmt(t['bridge_cpu_us'], '.1f')} | "
+                f"{_fmt(t['recv_ceiling_fps'])} | {_fmt(t['broker_ceiling_fps'])} "
+                f"({_fmt(t['broker_ceiling_records_per_s'])} rec/s) | {t['record_size']} | "
+                f"{t['vs_lower_ceiling']:.1%} of {t['lower_ceiling']} | "
+                f"{_fmt(t['vs_baseline'], '.1f')}× | {'ok' if t['verified'] else 'MISMATCH'} |"
+            )
     runs = _runs(report)
     if "baseline-okx-books" in runs:
         b = runs["baseline-okx-books"]
@@ -196,43 +201,49 @@ def print_report(report: dict[str, Any]) -> None:
             f"\nbaseline (plain loop, send_and_wait per record, okx-books): "
             f"{b['result']['frames_per_second']:,.0f} frames/s, {_cpu_us(b):.0f} µs CPU/frame"
         )
-    print("\nVariants (okx-books, as fast as it reads):")
-    print("| scenario | frames/s | CPU µs/frame | Kafka |")
-    print("|---|---:|---:|---|")
-    for v in s["variants"]:
-        ok = "ok" if v["verified"] else "MISMATCH"
-        print(f"| {v['scenario']} | {_fmt(v['fps'])} | {v['cpu_us']:.1f} | {ok} |")
-    print("\nLatency, frame receipt to Kafka ack (ms), at fixed offered rates:")
-    print(
-        "| scenario | asked/s | offered/s | p50 | p90 | p99 | p99.9 | max | CPU µs/frame | Kafka |"
-    )
-    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---|")
-    for r in s["latency"]:
-        lat = r["latency_ms"]
+    if s["variants"]:
+        print("\nVariants (okx-books, as fast as it reads):")
+        print("| scenario | frames/s | CPU µs/frame | Kafka |")
+        print("|---|---:|---:|---|")
+        for v in s["variants"]:
+            ok = "ok" if v["verified"] else "MISMATCH"
+            print(f"| {v['scenario']} | {_fmt(v['fps'])} | {v['cpu_us']:.1f} | {ok} |")
+    if s["latency"]:
+        print("\nLatency, frame receipt to Kafka ack (ms), at fixed offered rates:")
         print(
-            f"| {r['scenario']} | {r['asked']:,.0f} | {r['offered']:,.0f} | {lat['p50']:.2f} | "
-            f"{lat['p90']:.2f} | {lat['p99']:.2f} | {lat['p99.9']:.2f} | {lat['max']:.1f} | "
-            f"{r['cpu_us']:.1f} | {'ok' if r['verified'] else 'MISMATCH'} |"
+            "| scenario | asked/s | offered/s | p50 | p90 | p99 | p99.9 | max | CPU µs/frame "
+            "| Kafka |"
         )
-    print("\nMemory (okx-tickers at 2,000 frames/s in all):")
-    print("| subscriptions | connections | peak RSS MiB | CPU µs/frame | p99 ms | Kafka |")
-    print("|---:|---:|---:|---:|---:|---|")
-    for r in s["memory"]:
+        print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---|")
+        for r in s["latency"]:
+            lat = r["latency_ms"]
+            print(
+                f"| {r['scenario']} | {r['asked']:,.0f} | {r['offered']:,.0f} | {lat['p50']:.2f} | "
+                f"{lat['p90']:.2f} | {lat['p99']:.2f} | {lat['p99.9']:.2f} | {lat['max']:.1f} | "
+                f"{r['cpu_us']:.1f} | {'ok' if r['verified'] else 'MISMATCH'} |"
+            )
+    if s["memory"]:
+        print("\nMemory (okx-tickers at 2,000 frames/s in all):")
+        print("| subscriptions | connections | peak RSS MiB | CPU µs/frame | p99 ms | Kafka |")
+        print("|---:|---:|---:|---:|---:|---|")
+        for r in s["memory"]:
+            print(
+                f"| {r['subscriptions']:,} | {r['connections']} | {r['peak_rss_mib']:.0f} | "
+                f"{r['cpu_us']:.1f} | {_fmt(r['p99_ms'], '.2f')} | "
+                f"{'ok' if r['verified'] else 'MISMATCH'} |"
+            )
+    if s["breakdown"]:
         print(
-            f"| {r['subscriptions']:,} | {r['connections']} | {r['peak_rss_mib']:.0f} | "
-            f"{r['cpu_us']:.1f} | {_fmt(r['p99_ms'], '.2f')} | "
-            f"{'ok' if r['verified'] else 'MISMATCH'} |"
+            "\nCPU per frame by stage (µs; read = the receive-only client, the others measured "
+            "alone):"
         )
-    print(
-        "\nCPU per frame by stage (µs; read = the receive-only client, the others measured alone):"
-    )
-    print("| stream | read | parse | encode | pipeline | produce | sum | measured end to end |")
-    print("|---|---:|---:|---:|---:|---:|---:|---:|")
-    for r in s["breakdown"]:
-        print(
-            f"| {r['stream']} | {r['read']:.1f} | {r['parse']:.1f} | {r['encode']:.1f} | "
-            f"{r['pipeline']:.1f} | {r['produce']:.1f} | {r['sum']:.1f} | {r['measured']:.1f} |"
-        )
+        print("| stream | read | parse | encode | pipeline | produce | sum | measured end to end |")
+        print("|---|---:|---:|---:|---:|---:|---:|---:|")
+        for r in s["breakdown"]:
+            print(
+                f"| {r['stream']} | {r['read']:.1f} | {r['parse']:.1f} | {r['encode']:.1f} | "
+                f"{r['pipeline']:.1f} | {r['produce']:.1f} | {r['sum']:.1f} | {r['measured']:.1f} |"
+            )
     if report.get("producer_performance_10k"):
         print(f"\nBroker alone at 10,000 records/s: {report['producer_performance_10k']['line']}")
     if report.get("producer_experiment"):
@@ -245,6 +256,9 @@ def print_report(report: dict[str, Any]) -> None:
                 if name in pe
             )
         )
+    side_by_side.print_tables(s["side_by_side"])
+    if all(value is None for value in s["targets"].values()):
+        return  # none of the targets' scenarios ran (--only)
     print("\nTargets:")
     names = {
         "throughput_vs_lower_ceiling": ("throughput ≥ 50% of the lower ceiling", ".1%"),

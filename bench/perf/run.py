@@ -5,16 +5,21 @@ Processes (each its own, so each one's CPU is its own):
 * one sandbox Kafka broker (``bridge.sandbox.kafka``; JVM) for the whole run, and an Apicurio
   registry (``bridge.sandbox.registry``) for the Confluent-encoding scenario only;
 * per scenario, one load generator (:mod:`bench.perf.loadgen`: the exchange's simulator plus
-  pre-encoded frames) and one client on its stream: the bridge (:mod:`bench.perf.bridge_runner`),
-  the receive-only ceiling or the plain-loop baseline (:mod:`bench.perf.clients`);
+  pre-encoded frames; ``ws://``, or ``wss://`` with ``tls``) and one client on its stream: the
+  bridge (:mod:`bench.perf.bridge_runner`), the receive-only ceiling or the plain-loop baseline
+  (:mod:`bench.perf.clients`), or cryptofeed (:mod:`bench.perf.cryptofeed_client`; the set
+  side by side with the bridge is :mod:`bench.perf.side_by_side`);
 * Kafka's ProducerPerformance from the broker's jars (the broker ceiling);
 * the per-stage CPU breakdown (:mod:`bench.perf.stages`) and the producer experiment
   (:mod:`bench.perf.producer_experiment`; the bridge with an experimental batching publisher,
   :mod:`bench.perf.batching_publisher`, runs as scenarios ``...-publisher-experiment``).
 
-After each bridge scenario the harness reads every topic's end offset from Kafka and checks it
-against what the bridge says it delivered, and checks that the bridge read every frame the
-generator wrote (a consumer count, not the bridge's word alone).
+After each bridge or cryptofeed scenario the harness reads every topic's end offset from Kafka
+and checks it against what the client says it delivered, and checks that the client read every
+frame the generator wrote (a consumer count, not the client's word alone).
+
+``--only SET[,SET...]`` runs some of the scenario sets (:data:`SETS`), e.g. ``--only
+cryptofeed --quick``: the bridge against cryptofeed in about a minute.
 """
 
 from __future__ import annotations
@@ -32,13 +37,30 @@ import tempfile
 import time
 import uuid
 from dataclasses import dataclass, field
+from importlib.metadata import version
 from pathlib import Path
 from typing import Any
 
+from bench.perf import side_by_side
 from bench.perf.frames import STREAMS, capture_all, load
 
 ROOT = Path(__file__).resolve().parents[2]
 POOL_CACHE = Path.home() / ".cache" / "exchange-bridge" / "bench-pools-v1"
+
+SETS = {
+    "recv": "receive-only ceiling per stream",
+    "baseline": "plain-loop baseline (okx-books)",
+    "bridge": "the bridge as fast as it reads, per stream and variant",
+    "confluent": "the bridge with a schema registry (Apicurio)",
+    "latency": "the bridge at fixed offered rates (okx-books)",
+    "experiment": "the bridge with the batching publisher experiment",
+    "memory": "the bridge with 1, 100 and 1,000 subscriptions",
+    "cryptofeed": "the bridge and cryptofeed 2.4.1 side by side, okx-books over wss",
+    "broker": "Kafka ProducerPerformance ceilings",
+    "stages": "per-stage CPU breakdown",
+    "producer": "producer experiment (send vs send_batch)",
+}
+"""Scenario sets, in the order they run; ``--only`` picks some."""
 
 
 # -- child processes speaking JSON lines -----------------------------------------------------------
@@ -111,7 +133,7 @@ class Run:
     """One client on one stream: what was offered and what it did."""
 
     scenario: str
-    client: str  # bridge | recv | baseline
+    client: str  # bridge | recv | baseline | cryptofeed
     stream: str
     rate: float  # asked; 0 = as fast as the client reads
     offered: dict[str, Any] = field(default_factory=dict)
@@ -171,7 +193,13 @@ class Harness:
         uvloop: bool = False,
         tune_gc: bool = False,
         publisher: str = "bridge",
+        tls: bool = False,
+        producer: dict[str, Any] | None = None,
+        frames: int = 0,
     ) -> Run:
+        """One scenario. ``tls``: the stream over ``wss://`` (cryptofeed needs it);
+        ``producer``: cryptofeed's producer options (``BookKafka`` passes them to aiokafka);
+        ``frames``: offer this many frames (within ``seconds``) rather than a time's worth."""
         seconds = seconds or self.seconds
         stream = STREAMS[stream_name]
         instruments = connections * per_connection
@@ -188,11 +216,13 @@ class Harness:
                 str(self.pools[stream_name]),
                 "--instruments",
                 str(instruments),
+                *(["--tls"] if tls else []),
             ),
             self.work,
         )
         await generator.start()
-        url = (await generator.expect("ready", 120))["url"]
+        offer = await generator.expect("ready", 120)
+        url, ca_file = offer["url"], offer.get("ca_file")
         if client == "bridge":
             settings: dict[str, Any] = {
                 "instance": "bench",
@@ -209,6 +239,7 @@ class Harness:
                         "exchange": stream.exchange,
                         "url": url,
                         "subscriptions": subs,
+                        **({"tls": {"ca_file": ca_file}} if ca_file else {}),
                     }
                     for i, subs in enumerate(subscriptions)
                 ],
@@ -227,20 +258,32 @@ class Harness:
                 "subscriptions": subscriptions[0],
                 "bootstrap_servers": self.kafka.bootstrap_servers,
                 "topic_prefix": prefix,
+                "ca_file": ca_file,
             }
-            measured = Child(
-                scenario, python("bench.perf.clients", client, json.dumps(config)), self.work
-            )
+            if client == "cryptofeed":
+                config["producer"] = producer or {}
+                config["log_file"] = str(self.work / f"{scenario}.feedhandler.log")
+                argv = python("bench.perf.cryptofeed_client", json.dumps(config))
+            else:
+                argv = python("bench.perf.clients", client, json.dumps(config))
+            measured = Child(scenario, argv, self.work)
         await measured.start()
         try:
             await generator.send(
                 cmd="subscribed", connections=connections, subscriptions=instruments, timeout=90
             )
             await generator.expect("subscribed", 100)
-            await measured.expect("ready", 100)
+            ready = await measured.expect("ready", 100)
+            if client == "cryptofeed":
+                run.settings = {
+                    "cryptofeed": version("cryptofeed"),
+                    "producer": ready["producer"],
+                    "event_loop": ready["loop"],
+                    "url": url,
+                }
             await measured.send(cmd="mark")
             await measured.expect("marked")
-            await generator.send(cmd="stream", rate=rate, seconds=seconds)
+            await generator.send(cmd="stream", rate=rate, seconds=seconds, frames=frames)
             run.offered = await generator.expect("streamed", seconds + 300)
             drain: dict[str, Any] = {"frames": run.offered["frames"], "timeout": 300}
             if client == "baseline":
@@ -253,7 +296,7 @@ class Harness:
             await measured.close()
             await generator.send(cmd="quit")
             await generator.close()
-        if client == "bridge":
+        if client in ("bridge", "cryptofeed"):
             run.verified = await self.verify(prefix, run)
         self.runs.append(run)
         say(describe(run))
@@ -288,8 +331,8 @@ class Harness:
         ]
 
     async def verify(self, prefix: str, run: Run) -> dict[str, Any]:
-        """Kafka's end offsets per topic against what the bridge delivered; the frames the
-        bridge read against the frames the generator wrote."""
+        """Kafka's end offsets per topic against what the client delivered; the frames the
+        client read against the frames the generator wrote."""
         from aiokafka import AIOKafkaConsumer, TopicPartition
 
         consumer = AIOKafkaConsumer(bootstrap_servers=self.kafka.bootstrap_servers)
@@ -312,14 +355,16 @@ class Harness:
         }
         delivered.pop("bridge.schemas", None)
         counts.pop("bridge.schemas", None)  # compacted and shared: checked by the tests
-        raw_wanted = run.settings.get("publisher", {}).get("raw_topics", True)
+        # the bridge's raw topic exists exactly when it is on (cryptofeed has none)
+        raw_wanted = run.client == "bridge" and run.settings["publisher"]["raw_topics"]
         ok = (
             counts == delivered
             and run.result["frames"] >= run.offered["frames"]
             and raw_wanted == any(topic.endswith(".raw") for topic in counts)
         )
         metrics = run.result.get("metrics", {})
-        clean = not any(metrics.get(k) for k in ("duplicates", "deadletters", "dropped", "resyncs"))
+        faults = ("duplicates", "deadletters", "dropped", "resyncs", "failed")
+        clean = not any(metrics.get(k) for k in faults)
         return {"kafka_records": counts, "matches": ok, "clean": clean}
 
     # -- ceilings that are not a client ------------------------------------------------------------
@@ -408,7 +453,7 @@ def describe(run: Run) -> str:
         text += f"  peak RSS {run.stopped['memory']['VmHWM']:.0f} MiB"
     if run.verified:
         text += "  kafka " + ("ok" if run.verified["matches"] else "MISMATCH")
-    return text
+    return text + f"  load {run.load_before:.2f}"
 
 
 def machine() -> dict[str, Any]:
@@ -424,10 +469,8 @@ def machine() -> dict[str, Any]:
             if line.startswith("MemTotal"):
                 mem_kb = int(line.split()[1])
     versions = {}
-    for module in ("websockets", "aiokafka", "fastavro", "orjson", "uvloop"):
+    for module in ("websockets", "aiokafka", "fastavro", "orjson", "uvloop", "cryptofeed"):
         try:
-            from importlib.metadata import version
-
             versions[module] = version(module)
         except Exception:  # noqa: BLE001 - not installed
             versions[module] = None
@@ -449,113 +492,141 @@ async def main_async(args: argparse.Namespace) -> dict[str, Any]:
 
     h = Harness(args)
     started = time.monotonic()
+    only = args.only or list(SETS)
     report: dict[str, Any] = {"machine": machine(), "quick": h.quick, "seconds": h.seconds}
+    if args.only:
+        report["only"] = only
     await h.setup()
     try:
         streams = ["okx-books"] if h.quick else list(STREAMS)
 
-        say("ceiling: receive-only client, as fast as it reads")
-        for name in streams:
-            await h.run(f"ceiling-recv-{name}", "recv", name)
+        if "recv" in only:
+            say("ceiling: receive-only client, as fast as it reads")
+            for name in streams:
+                await h.run(f"ceiling-recv-{name}", "recv", name)
 
-        say("baseline: plain loop, send_and_wait per record")
-        await h.run("baseline-okx-books", "baseline", "okx-books", seconds=min(h.seconds, 5))
+        if "baseline" in only:
+            say("baseline: plain loop, send_and_wait per record")
+            await h.run("baseline-okx-books", "baseline", "okx-books", seconds=min(h.seconds, 5))
 
-        say("bridge: firehose per stream (raw topic on, single-object encoding)")
-        for name in streams:
-            await h.run(f"bridge-max-{name}", "bridge", name)
-        await h.run("bridge-max-okx-books-noraw", "bridge", "okx-books", raw=False)
-        if args.uvloop:
-            await h.run("bridge-max-okx-books-uvloop", "bridge", "okx-books", uvloop=True)
+        if "bridge" in only:
+            say("bridge: firehose per stream (raw topic on, single-object encoding)")
+            for name in streams:
+                await h.run(f"bridge-max-{name}", "bridge", name)
+            await h.run("bridge-max-okx-books-noraw", "bridge", "okx-books", raw=False)
+            if args.uvloop:
+                await h.run("bridge-max-okx-books-uvloop", "bridge", "okx-books", uvloop=True)
 
-        say("bridge: Confluent wire format with a schema registry (Apicurio)")
-        from bridge.sandbox.registry import SandboxRegistry
+        if "confluent" in only:
+            say("bridge: Confluent wire format with a schema registry (Apicurio)")
+            from bridge.sandbox.registry import SandboxRegistry
 
-        h.registry = await asyncio.to_thread(SandboxRegistry().start)
-        await h.run(
-            "bridge-max-okx-books-confluent", "bridge", "okx-books", registry_url=h.registry.url
-        )
-        await h.run(
-            "bridge-5k-okx-books-confluent",
-            "bridge",
-            "okx-books",
-            rate=5000,
-            registry_url=h.registry.url,
-        )
-        await asyncio.to_thread(h.registry.stop)
-        h.registry = None
-
-        say("bridge: latency at fixed offered rates (okx-books)")
-        rates = [1000, 5000, 20000] if h.quick else [1000, 2000, 5000, 10000, 20000]
-        for rate in rates:
-            await h.run(f"bridge-{rate // 1000}k-okx-books", "bridge", "okx-books", rate=rate)
-            if rate == 5000:
-                # the target's scenario, three times: its tail moves with whatever else runs
-                # on the 2 cores, so the report takes the median p99 of the three
-                for repeat in (2, 3):
-                    await h.run(
-                        f"bridge-5k-okx-books-repeat{repeat}", "bridge", "okx-books", rate=rate
-                    )
-                await h.run(
-                    "bridge-5k-okx-books-noraw", "bridge", "okx-books", rate=rate, raw=False
-                )
-
-        say("experiment: the bridge with a batching publisher (bench/perf/batching_publisher.py)")
-        experiment = "batching"
-        await h.run(
-            "bridge-max-okx-books-publisher-experiment", "bridge", "okx-books", publisher=experiment
-        )
-        for rate in [5000, 10000] if h.quick else [5000, 10000, 15000]:
+            h.registry = await asyncio.to_thread(SandboxRegistry().start)
             await h.run(
-                f"bridge-{rate // 1000}k-okx-books-publisher-experiment",
+                "bridge-max-okx-books-confluent",
                 "bridge",
                 "okx-books",
-                rate=rate,
+                registry_url=h.registry.url,
+            )
+            await h.run(
+                "bridge-5k-okx-books-confluent",
+                "bridge",
+                "okx-books",
+                rate=5000,
+                registry_url=h.registry.url,
+            )
+            await asyncio.to_thread(h.registry.stop)
+            h.registry = None
+
+        if "latency" in only:
+            say("bridge: latency at fixed offered rates (okx-books)")
+            rates = [1000, 5000, 20000] if h.quick else [1000, 2000, 5000, 10000, 20000]
+            for rate in rates:
+                await h.run(f"bridge-{rate // 1000}k-okx-books", "bridge", "okx-books", rate=rate)
+                if rate == 5000:
+                    # the target's scenario, three times: its tail moves with whatever else
+                    # runs on the 2 cores, so the report takes the median p99 of the three
+                    for repeat in (2, 3):
+                        await h.run(
+                            f"bridge-5k-okx-books-repeat{repeat}", "bridge", "okx-books", rate=rate
+                        )
+                    await h.run(
+                        "bridge-5k-okx-books-noraw", "bridge", "okx-books", rate=rate, raw=False
+                    )
+
+        if "experiment" in only:
+            say(
+                "experiment: the bridge with a batching publisher "
+                "(bench/perf/batching_publisher.py)"
+            )
+            experiment = "batching"
+            await h.run(
+                "bridge-max-okx-books-publisher-experiment",
+                "bridge",
+                "okx-books",
                 publisher=experiment,
             )
+            for rate in [5000, 10000] if h.quick else [5000, 10000, 15000]:
+                await h.run(
+                    f"bridge-{rate // 1000}k-okx-books-publisher-experiment",
+                    "bridge",
+                    "okx-books",
+                    rate=rate,
+                    publisher=experiment,
+                )
 
-        say("bridge: memory with 1, 100 and 1,000 subscriptions (okx-tickers, 2,000 frames/s)")
-        for connections, per in ((1, 1), (1, 100), (10, 100)):
-            n = connections * per
-            await h.run(
-                f"bridge-rss-{n}-subs",
-                "bridge",
-                "okx-tickers",
-                rate=2000,
-                connections=connections,
-                per_connection=per,
+        if "memory" in only:
+            say("bridge: memory with 1, 100 and 1,000 subscriptions (okx-tickers, 2,000 frames/s)")
+            for connections, per in ((1, 1), (1, 100), (10, 100)):
+                n = connections * per
+                await h.run(
+                    f"bridge-rss-{n}-subs",
+                    "bridge",
+                    "okx-tickers",
+                    rate=2000,
+                    connections=connections,
+                    per_connection=per,
+                )
+
+        if "cryptofeed" in only:
+            say("side by side: the bridge and cryptofeed 2.4.1, okx-books over wss")
+            await side_by_side.run_set(h)
+
+        if "broker" in only:
+            say("ceiling: Kafka ProducerPerformance, same record size, acks=all")
+            sizes = await asyncio.to_thread(record_sizes, h, streams)
+            report["producer_performance"] = {}
+            for name in streams:
+                size = sizes[name]
+                records = 200_000 if h.quick else 500_000
+                report["producer_performance"][name] = await asyncio.to_thread(
+                    h.producer_performance, size, records
+                )
+                line = report["producer_performance"][name]["line"]
+                say(f"ProducerPerformance {name} ({size} B): {line}")
+
+            # The broker's own latency at the records/s of the 5k frames/s scenario (two
+            # records per frame): what Kafka alone adds, to compare with the bridge's
+            # receipt-to-ack.
+            size = sizes["okx-books"]
+            report["producer_performance_10k"] = await asyncio.to_thread(
+                h.producer_performance, size, 50_000 if h.quick else 100_000, 10_000
+            )
+            say(
+                "ProducerPerformance at 10,000 records/s: "
+                + report["producer_performance_10k"]["line"]
             )
 
-        say("ceiling: Kafka ProducerPerformance, same record size, acks=all")
-        sizes = await asyncio.to_thread(record_sizes, h, streams)
-        report["producer_performance"] = {}
-        for name in streams:
-            size = sizes[name]
-            records = 200_000 if h.quick else 500_000
-            report["producer_performance"][name] = await asyncio.to_thread(
-                h.producer_performance, size, records
+        if "stages" in only:
+            say("per-stage CPU breakdown")
+            report["stages"] = await h.stages()
+
+        if "producer" in only:
+            say("producer experiment: Publisher.send vs aiokafka send() vs send_batch()")
+            report["producer_experiment"] = await h.module_json(
+                "bench.perf.producer_experiment", "--frames", "20000" if h.quick else "50000"
             )
-            line = report["producer_performance"][name]["line"]
-            say(f"ProducerPerformance {name} ({size} B): {line}")
-
-        # The broker's own latency at the records/s of the 5k frames/s scenario (two records
-        # per frame): what Kafka alone adds, to compare with the bridge's receipt-to-ack.
-        size = sizes["okx-books"]
-        report["producer_performance_10k"] = await asyncio.to_thread(
-            h.producer_performance, size, 50_000 if h.quick else 100_000, 10_000
-        )
-        say(
-            f"ProducerPerformance at 10,000 records/s: {report['producer_performance_10k']['line']}"
-        )
-
-        say("per-stage CPU breakdown")
-        report["stages"] = await h.stages()
-
-        say("producer experiment: Publisher.send vs aiokafka send() vs send_batch()")
-        report["producer_experiment"] = await h.module_json(
-            "bench.perf.producer_experiment", "--frames", "20000" if h.quick else "50000"
-        )
-        say(f"producer experiment: {report['producer_experiment']}")
+            say(f"producer experiment: {report['producer_experiment']}")
     finally:
         await h.teardown()
     report["runs"] = [run.__dict__ for run in h.runs]
@@ -573,6 +644,16 @@ def record_sizes(h: Harness, streams: list[str]) -> dict[str, int]:
     return {name: mean_record_size(load(h.pools[name]), STREAMS[name]) for name in streams}
 
 
+def _sets(text: str) -> list[str]:
+    names = [name.strip() for name in text.split(",") if name.strip()]
+    unknown = [name for name in names if name not in SETS]
+    if unknown or not names:
+        raise argparse.ArgumentTypeError(
+            f"unknown set(s) {', '.join(unknown) or text!r}; choose from {', '.join(SETS)}"
+        )
+    return [name for name in SETS if name in names]  # in the order they run
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         prog="python -m bench.perf", description=__doc__.splitlines()[0]
@@ -586,6 +667,15 @@ def main() -> None:
         "--json", type=Path, default=ROOT / "bench" / "perf" / "last-run.json", help="report file"
     )
     parser.add_argument("--plot", type=Path, help="write the latency plot (PNG) here")
+    parser.add_argument(
+        "--only",
+        type=_sets,
+        metavar="SET[,SET...]",
+        help="run only these scenario sets: "
+        + ", ".join(SETS)
+        + " (the report goes to the --json file named with them, e.g. last-run.cryptofeed.json,"
+        " and no plot is drawn)",
+    )
     parser.add_argument("--keep", action="store_true", help="keep the work dir (child logs)")
     parser.add_argument(
         "--profile",
@@ -595,6 +685,10 @@ def main() -> None:
         help="run these bridge scenarios under py-spy (e.g. bridge-max-okx-books; with --keep)",
     )
     args = parser.parse_args()
+    if args.only:
+        # a partial run does not replace the full run's report and plot
+        args.json = args.json.with_name(f"{args.json.stem}.{'+'.join(args.only)}.json")
+        args.plot = None
     report = asyncio.run(main_async(args))
     args.json.write_text(json.dumps(report, indent=1))
     say(f"report written to {args.json}")
