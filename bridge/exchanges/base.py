@@ -166,6 +166,9 @@ class Adapter(ABC):
         decoded = self.decode_frame(data)
         if not isinstance(decoded, str):
             return [decoded]
+        # Credentials an exchange echoes (Kraken's token in acks, a key quoted in an error) are
+        # masked before anything reads the frame, so no record made from it can carry them.
+        decoded = self.mask(decoded)
         if not decoded.strip():
             return [self.unrecognized("empty frame")]
         try:
@@ -217,15 +220,21 @@ class Adapter(ABC):
 
     def redact(self, data: str | bytes) -> str | bytes:
         """The frame as it may be recorded (raw topic, dead letters): every credential value
-        this adapter holds replaced by ``***``. Compressed binary frames cannot be searched;
-        no exchange echoes credentials in those."""
+        this adapter holds replaced by ``***``. Compressed binary frames cannot be searched
+        (their decoded text is masked by :meth:`receive` before it is read)."""
+        if isinstance(data, str):
+            return self.mask(data)
         for secret in self._secrets:
-            if isinstance(data, str):
-                if secret in data:
-                    data = data.replace(secret, "***")
-            elif (raw := secret.encode()) in data:
+            if (raw := secret.encode()) in data:
                 data = data.replace(raw, b"***")
         return data
+
+    def mask(self, text: str) -> str:
+        """``text`` with every credential value this adapter holds replaced by ``***``."""
+        for secret in self._secrets:
+            if secret in text:
+                text = text.replace(secret, "***")
+        return text
 
     def data_to_send(self) -> list[OutboundFrame]:
         out, self._outbound = self._outbound, []

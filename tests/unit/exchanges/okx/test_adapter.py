@@ -680,3 +680,27 @@ def test_redact_masks_every_credential_an_exchange_might_echo() -> None:
     assert adapter.redact(echoed) == '{"apiKey":"***","x":"***"}'
     assert adapter.redact(echoed.encode()) == b'{"apiKey":"***","x":"***"}'
     assert OkxAdapter([{"channel": "status"}]).redact(echoed) == echoed
+
+
+@pytest.mark.parametrize(
+    "frame",
+    [
+        # an error that quotes the request, key and all
+        '{"event":"error","code":"60005","msg":"Invalid apiKey key-123456789","connId":"a1"}',
+        # a push whose element carries it (a typed channel and a generic one)
+        '{"arg":{"channel":"status"},"data":[{"title":"key-123456789","ts":"1"}]}',
+        '{"arg":{"channel":"account"},"data":[{"note":"phrase-123456789"}]}',
+    ],
+)
+def test_an_echoed_credential_never_reaches_an_event(frame: str) -> None:
+    creds = Credentials(
+        api_key="key-123456789", secret_key="secret-123456789", passphrase="phrase-123456789"
+    )
+    adapter = OkxAdapter([{"channel": "status"}], creds)
+    adapter.connection_made(0)
+    events = adapter.receive(frame)
+    assert events
+    assert not any(isinstance(e, Unrecognized) for e in events)
+    text = repr(events)
+    assert "key-123456789" not in text and "phrase-123456789" not in text
+    assert "***" in text
