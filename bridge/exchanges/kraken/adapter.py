@@ -550,7 +550,7 @@ class KrakenAdapter(Adapter):
                         destination=destination,
                         payload_type=payload_type,
                         payload=payload,
-                        event_time_ms=None if time_us is None else time_us // 1000,
+                        event_time_ms=payloads.event_time_ms(time_us),
                         # ownTrades re-sends recent trades (snapshot) on every subscribe, so a
                         # reconnect repeats them: the trade id and content identify a copy.
                         # Other channels have no identity: equal content is new data there.

@@ -54,6 +54,12 @@ def integer(name: str, value: Any) -> int:
     return number
 
 
+def event_time_ms(time_us: int | None) -> int | None:
+    """A payload time as the record's event time: None for a time of zero (Kraken sends
+    ``0.000000`` where it has none; as an instant it would be 1970 and a 56-year lag)."""
+    return time_us // 1000 if time_us else None
+
+
 def timestamp(name: str, value: Any) -> tuple[int, str]:
     """Decimal seconds (``"1534614057.321597"``) -> (Unix microseconds, the text as sent).
 
@@ -161,7 +167,7 @@ def ticker_payload(element: Any) -> dict[str, Any]:
     return payload
 
 
-def trade_payload(row: Any) -> tuple[dict[str, Any], int]:
+def trade_payload(row: Any) -> tuple[dict[str, Any], int | None]:
     row = array("trade row", row, 6)
     time_us, time_text = timestamp("time", row[2])
     payload = {
@@ -174,10 +180,10 @@ def trade_payload(row: Any) -> tuple[dict[str, Any], int]:
         "misc": wire.text(row[5]),
         "extra": wire.texts(row[6:]),
     }
-    return payload, time_us // 1000
+    return payload, event_time_ms(time_us)
 
 
-def ohlc_payload(element: Any) -> tuple[dict[str, Any], int]:
+def ohlc_payload(element: Any) -> tuple[dict[str, Any], int | None]:
     values = array("ohlc payload", element, 9)
     time_us, time_text = timestamp("time", values[0])
     etime_us, etime_text = timestamp("etime", values[1])
@@ -195,10 +201,10 @@ def ohlc_payload(element: Any) -> tuple[dict[str, Any], int]:
         "count": integer("count", values[8]),
         "extra": wire.texts(values[9:]),
     }
-    return payload, time_us // 1000
+    return payload, event_time_ms(time_us)
 
 
-def spread_payload(element: Any) -> tuple[dict[str, Any], int]:
+def spread_payload(element: Any) -> tuple[dict[str, Any], int | None]:
     # bidVolume and askVolume were added to the spread array later; older feeds send three.
     values = array("spread payload", element, 3)
     time_us, time_text = timestamp("time", values[2])
@@ -211,7 +217,7 @@ def spread_payload(element: Any) -> tuple[dict[str, Any], int]:
         "ask_volume": decimal("ask_volume", values[4]) if len(values) > 4 else None,
         "extra": wire.texts(values[5:]),
     }
-    return payload, time_us // 1000
+    return payload, event_time_ms(time_us)
 
 
 def private_payload(

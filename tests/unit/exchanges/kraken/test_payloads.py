@@ -132,6 +132,15 @@ def test_spread_with_and_without_volumes() -> None:
     assert (old.payload["bid_volume"], old.payload["time"]) == (None, 1542057299500000)
 
 
+def test_a_time_of_zero_is_kept_as_sent_but_is_no_event_time() -> None:
+    adapter = public_adapter()
+    [push] = pushes(
+        adapter.receive('[0,["5698.4","5700.0","0.000000","1","2"],"spread","XBT/USD"]')
+    )
+    assert (push.payload["time"], push.payload["time_text"]) == (0, "0.000000")
+    assert push.event_time_ms is None  # not 1970, and no 56-year lag in the histogram
+
+
 @pytest.mark.parametrize(
     ("text", "expected_us"),
     [
