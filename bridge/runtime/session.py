@@ -40,32 +40,13 @@ from bridge.exchanges.events import (
     SubscribeFailed,
 )
 from bridge.frame import ConnectionInfo, Frame
+from bridge.logs import wire_log
 from bridge.metrics import Metrics
 from bridge.retry import Backoff
 from bridge.runtime.link import Continuity, Link, LinkState
 from bridge.runtime.pipeline import Pipeline, RecentPushes
 
 log = logging.getLogger(__name__)
-
-
-class _RedactFrames(logging.Filter):
-    """websockets logs every frame's content at DEBUG; ours carry logins and tokens. Keep the
-    opcode and size, drop the content."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        if record.msg in ("> %s", "< %s") and record.args:
-            frame = record.args[0] if isinstance(record.args, tuple) else record.args
-            opcode = getattr(getattr(frame, "opcode", None), "name", "FRAME")
-            size = len(getattr(frame, "data", b""))
-            record.msg, record.args = (
-                "%s %s [%d bytes, content not logged]",
-                (record.msg[0], opcode, size),
-            )
-        return True
-
-
-wire_log = logging.getLogger("bridge.wire")
-wire_log.addFilter(_RedactFrames())
 
 
 def utf8_length(text: str) -> int:
