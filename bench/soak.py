@@ -35,10 +35,11 @@ import yaml
 from aiokafka import AIOKafkaConsumer
 
 from bridge.codec import SchemaStore, decode_single_object
-from bridge.sandbox.kafka import SandboxKafka, free_port
+from bridge.sandbox.kafka import SandboxKafka
 from bridge.sandbox.kraken import KrakenSimulator
 from bridge.sandbox.okex_v1 import OkexV1Simulator
 from bridge.sandbox.okx import IDLE_CLOSE_REASON, PUBLIC_PATH, OkxSimulator
+from bridge.sandbox.processes import free_port
 
 FAULTS = ("drop", "idle", "maintenance", "broker")
 CONNECTIONS = {"okx": "okx-public", "okex_v1": "okex-spot", "kraken": "kraken-public"}

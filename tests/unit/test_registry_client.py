@@ -31,7 +31,7 @@ from bridge.registry import (
     SubjectVersion,
     subject_name,
 )
-from bridge.sandbox.kafka import free_port
+from bridge.sandbox.processes import free_port
 from bridge.sandbox.tls import make_self_signed, server_ssl_context
 from bridge.schema_tools import register_all
 
