@@ -201,7 +201,7 @@ async def test_one_ack_per_pair_and_btc_echoed_as_xbt(
             "subscription": {"name": "ticker"},
         }
     assert sim.stats.acks_sent == 3
-    assert sim.connections[0].is_subscribed("ticker", "BTC/USD")
+    assert sim.connections[0].is_subscribed("ticker", pair="BTC/USD")
 
 
 async def test_book_and_ohlc_channel_names_carry_their_parameter(ws: ClientConnection) -> None:
@@ -331,7 +331,7 @@ async def test_message_rate_errors(sim: KrakenSimulator, ws: ClientConnection) -
 
 async def test_every_public_channel_at_its_rate() -> None:
     async with (
-        KrakenSimulator(data_rate=40, heartbeat_interval=0) as sim,
+        KrakenSimulator(rate=40, heartbeat_interval=0) as sim,
         connect(sim.url()) as ws,
     ):
         await recv_json(ws)
@@ -395,8 +395,7 @@ async def test_books_snapshot_updates_and_checksums_a_client_can_verify() -> Non
         books: dict[str, ClientBook] = {}
         both, failures = await book_updates(ws, books, 150, 10)
         assert failures == [] and both > 10
-        sim.paused = True
-        await asyncio.sleep(0.05)
+        await sim.pause_generators()
         while True:  # drain what is under way
             try:
                 message = await recv_json(ws, 0.2)
@@ -404,7 +403,8 @@ async def test_books_snapshot_updates_and_checksums_a_client_can_verify() -> Non
                 break
             books[message[-1]].apply(message[1:-2])
         for pair in ("XBT/USD", "ETH/XBT"):
-            assert books[pair].levels() == sim.book(pair, 10)
+            expected = sim.book(pair, 10)
+            assert books[pair].levels() == (expected.asks, expected.bids)
             assert checksum(*books[pair].levels()) == sim.checksum(pair)
 
 
@@ -538,7 +538,7 @@ async def test_own_trades_without_snapshot(sim: KrakenSimulator) -> None:
 # -- scripting -------------------------------------------------------------------------------
 
 
-async def test_send_raw_and_drop_all(sim: KrakenSimulator) -> None:
+async def test_send_raw_and_drop_connections(sim: KrakenSimulator) -> None:
     async with connect(sim.url()) as a, connect(sim.url(AUTH_PATH)) as b:
         await recv_json(a)
         await recv_json(b)
@@ -547,7 +547,7 @@ async def test_send_raw_and_drop_all(sim: KrakenSimulator) -> None:
         await assert_quiet(a, 0.1)
         await sim.send_raw(b"\x00\x01")
         assert await asyncio.wait_for(a.recv(), 2) == b"\x00\x01"
-        await sim.drop_all()
+        await sim.drop_connections()
         assert sim.connections == []
         for client in (a, b):
             with pytest.raises(ConnectionClosed):

@@ -501,10 +501,12 @@ async def test_notice_then_close(sim: OkxSimulator) -> None:
             assert await recv_text(newcomer) == "pong"
 
 
-async def test_drop_all_ends_the_connection_without_a_close_frame(sim: OkxSimulator) -> None:
+async def test_drop_connections_ends_the_connection_without_a_close_frame(
+    sim: OkxSimulator,
+) -> None:
     async with client(sim) as ws:
         await sim.wait_for_connections(1)
-        await sim.drop_all()
+        await sim.drop_connections()
         with pytest.raises(ConnectionClosedError) as caught:
             await asyncio.wait_for(ws.recv(), 2)
         assert caught.value.rcvd is None  # no close frame came from the server
@@ -573,7 +575,7 @@ async def test_publish_reaches_only_subscribers_of_the_arg(sim: OkxSimulator) ->
 async def test_synthetic_tickers_and_books() -> None:
     books = {"channel": "books", "instId": "BTC-USDT"}
     tickers = {"channel": "tickers", "instId": "ETH-USDT"}
-    async with OkxSimulator(tickers_rate=50, books_rate=50) as sim, client(sim) as ws:
+    async with OkxSimulator(rate=50) as sim, client(sim) as ws:
         await ws.send(subscribe(books, tickers))
         frames = [await recv_json(ws) for _ in range(12)]
     # Each arg's ack comes before that arg's data; the books snapshot follows its ack.
@@ -647,4 +649,4 @@ async def test_stats_count_the_conversation(sim: OkxSimulator) -> None:
     stats = sim.stats
     assert (stats.connects_total, stats.subscribe_requests, stats.acks_sent) == (1, 1, 1)
     assert stats.errors_sent == {"60018": 1}
-    assert stats.pushes_sent == 1
+    assert stats.pushes_sent == {"status": 1}
