@@ -59,7 +59,7 @@ class OkexV1Market:
     def set_book(self, symbol: str, bids: Iterable[Level], asks: Iterable[Level]) -> None:
         self._books[symbol] = _Book(bids=dict(bids), asks=dict(asks))
 
-    def apply(self, symbol: str, bids: Iterable[Level], asks: Iterable[Level]) -> None:
+    def apply(self, symbol: str, *, bids: Iterable[Level] = (), asks: Iterable[Level] = ()) -> None:
         """Apply level changes: a new price adds, a known price (``"115"`` and ``"115.0"``
         are one) gets the new amount, amount ``"0"`` deletes."""
         book = self._books.setdefault(symbol, _Book())

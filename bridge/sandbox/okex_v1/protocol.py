@@ -196,7 +196,7 @@ class OkexV1Simulator(SimulatorServer[OkexV1Connection, OkexV1Stats]):
         ``"0"`` deletes) and push them: the changed levels to ``_depth`` subscribers, the new
         top of the book to ``_depth_5/10/20`` subscribers."""
         bid_changes, ask_changes = list(bids), list(asks)
-        self._market.apply(symbol, bid_changes, ask_changes)
+        self._market.apply(symbol, bids=bid_changes, asks=ask_changes)
         ts = now_ms() if timestamp is None else timestamp
         update = {
             "asks": [list(level) for level in ask_changes],

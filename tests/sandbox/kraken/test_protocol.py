@@ -8,9 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
-import subprocess
-import sys
 import zlib
 from collections.abc import AsyncIterator
 from decimal import Decimal
@@ -20,7 +17,7 @@ import pytest
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
-from bridge.sandbox.kraken import AUTH_PATH, PUBLIC_PATH, KrakenSimulator
+from bridge.sandbox.kraken import AUTH_PATH, KrakenSimulator
 
 TOKEN = "sim-token-123"
 QUIET = 0.2  # how long "nothing arrives" is watched for
@@ -570,30 +567,3 @@ async def test_wait_for_subscribers(sim: KrakenSimulator, ws: ClientConnection) 
     await asyncio.wait_for(waiter, 2)
     with pytest.raises(TimeoutError, match="subscriber"):
         await sim.wait_for_subscribers("trade", timeout=0.1)
-
-
-def test_standalone_server_starts_and_serves() -> None:
-    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-    process = subprocess.Popen(
-        [sys.executable, "-m", "bridge.sandbox.kraken", "--port", "0", "--rate", "0"],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-        text=True,
-        env=env,
-    )
-    try:
-        assert process.stdout is not None
-        line = process.stdout.readline()
-        assert line.startswith("Kraken simulator: public ws://127.0.0.1:")
-        url = line.split()[3]
-
-        async def probe() -> dict[str, Any]:
-            async with connect(url) as ws:
-                message: dict[str, Any] = await recv_json(ws)
-                return message
-
-        assert asyncio.run(probe())["event"] == "systemStatus"
-    finally:
-        process.terminate()
-        process.wait(10)
-    assert PUBLIC_PATH == "/"
