@@ -28,6 +28,9 @@ generators, and writes only its protocol: how a connection starts (:meth:`_conne
 :meth:`_on_open`), what a client message means (:meth:`_on_message`) and what one round of a
 generator sends (:meth:`_generate`). It calls :meth:`_notify_changed` whenever something a test
 may wait for changes.
+
+The end of the module is what every ``python -m bridge.sandbox.<exchange>`` shares: the
+common options, logging, serving until Ctrl-C.
 """
 
 from __future__ import annotations

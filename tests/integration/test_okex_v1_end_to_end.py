@@ -536,7 +536,7 @@ async def test_bad_sign_is_recorded_and_backs_off(kafka_bootstrap: str) -> None:
     assert failure["attributes"] == {"ok": "false"}
     # backoff 0.2 s doubling to 1 s: a tight loop would make dozens of attempts by now
     assert 3 <= attempts <= 8
-    assert sim.stats.add_channel == 0  # nothing is subscribed without a login
+    assert sim.stats.subscribe_requests == 0  # nothing is subscribed without a login
     assert (
         'bridge_reconnects_total{connection="okex-spot",exchange="okex_v1",reason="login_failed"}'
         in text
