@@ -93,6 +93,7 @@ CHANNEL: Final = re.compile(
 )
 """A subscription channel: its pair (``bch_btc``) and kind (``depth_5``, ``kline_1min``...)."""
 
+# The documented codes and texts: an independent oracle, the adapter keeps its own table.
 ERROR_MESSAGES: Final = {
     10000: "required parameter empty",
     10005: "api_key or sign invalid",

@@ -554,13 +554,6 @@ async def test_send_raw_and_drop_connections(sim: KrakenSimulator) -> None:
     assert (sim.stats.connects_total, sim.stats.disconnects_total) == (2, 2)
 
 
-async def test_close_connections_with_a_code(sim: KrakenSimulator, ws: ClientConnection) -> None:
-    await sim.close_connections(1011, "bye")
-    with pytest.raises(ConnectionClosed):
-        await asyncio.wait_for(ws.recv(), 2)
-    assert ws.close_code == 1011
-
-
 async def test_wait_for_subscribers(sim: KrakenSimulator, ws: ClientConnection) -> None:
     waiter = asyncio.ensure_future(sim.wait_for_subscribers("book", pair="BTC/USD"))
     await ws.send(subscribe("book", "XBT/USD"))

@@ -18,7 +18,7 @@ from typing import Any
 
 import pytest
 from websockets.asyncio.client import ClientConnection, connect
-from websockets.exceptions import ConnectionClosed, ConnectionClosedError, InvalidStatus
+from websockets.exceptions import ConnectionClosed, InvalidStatus
 
 from bridge.sandbox.okex_v1 import (
     PATH,
@@ -626,28 +626,6 @@ async def test_send_raw_text_binary_and_compressed(sim: OkexV1Simulator) -> None
         await sim.send_raw(deflate(fixture("deals-push.json")))
         message = await recv_raw(ws)
         assert isinstance(message, bytes) and inflate(message) == fixture("deals-push.json")
-
-
-async def test_drop_connections_ends_the_connection_without_a_close_frame(
-    sim: OkexV1Simulator,
-) -> None:
-    async with client(sim) as ws:
-        await sim.wait_for_connections(1)
-        await sim.drop_connections()
-        with pytest.raises(ConnectionClosedError) as caught:
-            await asyncio.wait_for(ws.recv(), 2)
-        assert caught.value.rcvd is None
-        assert sim.connections == []
-    assert (sim.stats.connects_total, sim.stats.disconnects_total) == (1, 1)
-
-
-async def test_close_connections_with_any_code(sim: OkexV1Simulator) -> None:
-    async with client(sim) as ws:
-        await sim.wait_for_connections(1)
-        await sim.close_connections(1011, "bye")
-        with pytest.raises(ConnectionClosed):
-            await ws.recv()
-        assert (ws.close_code, ws.close_reason) == (1011, "bye")
 
 
 async def test_idle_close_is_optional_and_pings_keep_alive() -> None:

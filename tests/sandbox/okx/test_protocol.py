@@ -19,7 +19,7 @@ from typing import Any
 
 import pytest
 from websockets.asyncio.client import ClientConnection, connect
-from websockets.exceptions import ConnectionClosed, ConnectionClosedError, InvalidStatus
+from websockets.exceptions import ConnectionClosed, InvalidStatus
 from websockets.protocol import State
 
 from bridge.sandbox.okx import (
@@ -499,27 +499,6 @@ async def test_notice_then_close(sim: OkxSimulator) -> None:
                 assert ws.close_code == 1001
             await newcomer.send("ping")
             assert await recv_text(newcomer) == "pong"
-
-
-async def test_drop_connections_ends_the_connection_without_a_close_frame(
-    sim: OkxSimulator,
-) -> None:
-    async with client(sim) as ws:
-        await sim.wait_for_connections(1)
-        await sim.drop_connections()
-        with pytest.raises(ConnectionClosedError) as caught:
-            await asyncio.wait_for(ws.recv(), 2)
-        assert caught.value.rcvd is None  # no close frame came from the server
-        assert sim.connections == []
-
-
-async def test_close_connections_with_any_code(sim: OkxSimulator) -> None:
-    async with client(sim, PRIVATE_PATH) as ws:
-        await sim.wait_for_connections(1)
-        await sim.close_connections(4001, "Login failed.")
-        with pytest.raises(ConnectionClosed):
-            await ws.recv()
-        assert (ws.close_code, ws.close_reason) == (4001, "Login failed.")
 
 
 async def test_frame_too_large_closes_with_1009() -> None:
