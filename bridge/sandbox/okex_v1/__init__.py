@@ -7,33 +7,17 @@
 bridge.sandbox.okex_v1 --help`` runs one on its own.
 """
 
-from bridge.sandbox.okex_v1.protocol import (
-    PATH,
-    Compression,
-    OkexV1Connection,
-    OkexV1Simulator,
-    OkexV1Stats,
-)
+from bridge.sandbox.okex_v1.protocol import PATH, OkexV1Connection, OkexV1Simulator, OkexV1Stats
 from bridge.sandbox.okex_v1.trading import OkexV1Account, OkexV1Order
-from bridge.sandbox.okex_v1.wire import (
-    DEFAULT_SYMBOLS,
-    KLINE_INTERVALS,
-    deflate,
-    md5_sign,
-    parse_lenient,
-)
+from bridge.sandbox.okex_v1.wire import deflate, parse_lenient
 
 __all__ = [
-    "DEFAULT_SYMBOLS",
-    "KLINE_INTERVALS",
     "PATH",
-    "Compression",
     "OkexV1Account",
     "OkexV1Connection",
     "OkexV1Order",
     "OkexV1Simulator",
     "OkexV1Stats",
     "deflate",
-    "md5_sign",
     "parse_lenient",
 ]
