@@ -14,15 +14,19 @@ install: ## pip install -e '.[test]'
 	$(PYTHON) -m pip install -e '.[test]'
 
 # `make test` works right after a clone: it installs first if the package or the
-# test dependencies are missing. Any pytest failure fails make, including exit
-# code 5 (no tests collected).
-test: ## run the test suite (installs first if needed)
-	@$(PYTHON) -c 'import importlib.metadata as m; m.version("exchange-bridge"); import bridge, aiokafka, pytest_asyncio, pytest_timeout' 2>/dev/null \
+# test dependencies are missing, then installs the tools tests/deploy runs (`make
+# tools`, quick when they are there), so that no test is skipped for want of a tool.
+# Any pytest failure fails make, including exit code 5 (no tests collected).
+test: ## run the test suite (installs the package, test dependencies and tools first if needed)
+	@$(PYTHON) -c 'import importlib.metadata as m; m.version("exchange-bridge"); import bridge, aiokafka, avro, pytest_asyncio, pytest_timeout' 2>/dev/null \
 		|| $(MAKE) --no-print-directory install
+	@$(MAKE) --no-print-directory tools || { echo "make test: the tools tests/deploy needs" \
+		"could not be installed (see above). \`$(PYTHON) -m pytest\` runs the tests without" \
+		"them: the ones that need them are skipped." >&2; exit 1; }
 	$(PYTHON) -m pytest -q $(PYTEST_ARGS)
 
 demo: ## run the demo (simulators + sandbox Kafka + bridge; installs first if needed)
-	@$(PYTHON) -c 'import importlib.metadata as m; m.version("exchange-bridge"); import bridge, aiokafka, cryptography' 2>/dev/null \
+	@$(PYTHON) -c 'import importlib.metadata as m; m.version("exchange-bridge"); import bridge, aiokafka, avro, cryptography' 2>/dev/null \
 		|| $(MAKE) --no-print-directory install
 	$(PYTHON) -m bridge demo
 
@@ -38,11 +42,11 @@ lint: ## ruff + mypy (each only if installed: pip install -e '.[dev]')
 kafka: ## run the sandbox Kafka broker in the foreground (Ctrl-C stops it)
 	$(PYTHON) -m bridge.sandbox.kafka --run
 
-tools: ## install prometheus (apt) and helm + CRDs for tests/deploy
-	@command -v prometheus >/dev/null 2>&1 && command -v promtool >/dev/null 2>&1 \
-		|| { sudo=$$( [ "$$(id -u)" = 0 ] || echo sudo ); $$sudo apt-get update -q \
-		&& DEBIAN_FRONTEND=noninteractive $$sudo apt-get install -y -q --no-install-recommends prometheus; }
-	bash tests/deploy/install-tools.sh
+# No root needed: helm (built with go), prometheus and promtool (Debian's package, fetched
+# with apt-get download) go to ~/.cache/exchange-bridge/bin unless they are on PATH; the
+# Prometheus Operator CRDs to Go's module cache. See tests/deploy/install-tools.sh.
+tools: ## install helm, prometheus, promtool and CRDs for tests/deploy (no root; cached)
+	@bash tests/deploy/install-tools.sh
 
 # Not part of `make test`: about 6 minutes on 2 cores (BENCH_ARGS=--quick: about 2).
 BENCH_ARGS ?=

@@ -34,7 +34,8 @@ from typing import Any
 import yaml
 from aiokafka import AIOKafkaConsumer
 
-from bridge.codec import SchemaStore, decode_single_object
+from bridge.avro.formats import decode_single_object
+from bridge.avro.store import SchemaStore
 from bridge.sandbox.kafka import SandboxKafka
 from bridge.sandbox.kraken import KrakenSimulator
 from bridge.sandbox.okex_v1 import OkexV1Simulator

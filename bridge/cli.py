@@ -3,19 +3,19 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
-import logging
-import signal
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
 from bridge import __version__
+from bridge.commands import demo as demo_command
+from bridge.commands import rebuild as rebuild_command
+from bridge.commands import run as run_command
+from bridge.commands import schemas as schemas_command
+from bridge.commands import tail as tail_command
 from bridge.errors import BridgeError, ConfigError, IncompatibleSchemaError, RegistryError
+from bridge.topics import SCHEMAS_TOPIC
 
-log = logging.getLogger("bridge")
-
-EXIT_OK = 0
-EXIT_UNDELIVERED = 1
 EXIT_CONFIG = 2
 
 
@@ -99,7 +99,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     tail.add_argument(
         "--schemas-topic",
-        default="bridge.schemas",
+        default=SCHEMAS_TOPIC,
         metavar="TOPIC",
         help="where the bridge publishes its schemas, with any prefix (default: %(default)s)",
     )
@@ -110,9 +110,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="The value schemas under schemas/ and their evolution rules "
         "(docs/SCHEMAS.md). `check` exits 1 when a rule is broken.",
     )
-    from bridge.schema_tools import add_arguments
-
-    add_arguments(schemas)
+    _add_schemas_actions(schemas)
 
     rebuild = commands.add_parser(
         "rebuild",
@@ -140,27 +138,58 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _add_schemas_actions(schemas: argparse.ArgumentParser) -> None:
+    """The ``bridge schemas`` actions."""
+    actions = schemas.add_subparsers(dest="action", required=True, metavar="ACTION")
+
+    def config_option(parser: argparse.ArgumentParser, what: str) -> None:
+        parser.add_argument(
+            "--config",
+            "-c",
+            metavar="FILE",
+            help=f"bridge configuration: {what} (BRIDGE_* environment variables apply)",
+        )
+
+    listing = actions.add_parser(
+        "list", help="topic, subject, version and fingerprint of every schema"
+    )
+    config_option(listing, "list the topics its connections write, with their subjects")
+    show = actions.add_parser("show", help="print a schema (latest version unless --version)")
+    show.add_argument(
+        "name", metavar="TOPIC", help="a topic (okx.status) or schema id (okx/status)"
+    )
+    show.add_argument("--version", type=int, help="a version number (default: the latest)")
+    config_option(show, "resolve topics its connections write")
+    check = actions.add_parser("check", help="check the evolution rules (offline)")
+    check.add_argument("--schemas", type=Path, help="schemas folder (default: the bridge's)")
+    check.add_argument(
+        "--require-locked", action="store_true", help="also fail on versions not released yet"
+    )
+    lock = actions.add_parser("lock", help="release new versions: add them to schemas/lock.json")
+    lock.add_argument("--schemas", type=Path, help="schemas folder (default: the bridge's)")
+    register = actions.add_parser(
+        "register", help="register every topic's value schema with the configured registry"
+    )
+    config_option(register, "its schema_registry and connections")
+    register.add_argument("--registry-url", help="overrides schema_registry.url")
+    export = actions.add_parser("export", help="write every schema version for consumers")
+    export.add_argument("directory", type=Path, metavar="DIR")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         match args.command:
             case "run":
-                return _run(args)
+                return run_command.run(args)
             case "demo":
-                from bridge.demo import run_demo
-
-                return asyncio.run(run_demo(duration=args.duration, verbose=args.verbose))
+                return demo_command.run(args)
             case "tail":
-                return asyncio.run(_tail(args))
+                return tail_command.run(args)
             case "schemas":
-                from bridge.schema_tools import run as run_schemas
-
-                return run_schemas(args)
+                return schemas_command.run(args)
             case "rebuild":
-                from bridge.rebuild import run as run_rebuild
-                from bridge.settings import load_settings
-
-                return run_rebuild(load_settings(args.config), args)
+                return rebuild_command.run(args)
     except ConfigError as exc:
         print(f"bridge: configuration error: {exc}", file=sys.stderr)
         return EXIT_CONFIG
@@ -178,85 +207,3 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         return 130
     return 0
-
-
-def configure_logging(level: str) -> None:
-    logging.basicConfig(
-        level=level, format="%(asctime)s %(levelname)-7s %(name)s: %(message)s", stream=sys.stderr
-    )
-    # aiokafka is chatty at INFO about every metadata refresh, and logs "Topic X not found in
-    # cluster metadata" at ERROR for every topic Kafka is about to auto-create.
-    logging.getLogger("aiokafka").setLevel(max(logging.WARNING, logging.getLevelName(level)))
-    logging.getLogger("aiokafka.cluster").setLevel(logging.CRITICAL)
-
-
-def _run(args: argparse.Namespace) -> int:
-    from bridge.settings import load_settings
-
-    settings = load_settings(args.config)
-    configure_logging(args.log_level or settings.log_level)
-    if args.check:
-        print(settings.model_dump_json(indent=2))
-        return EXIT_OK
-    from bridge.app import Bridge
-
-    return asyncio.run(_serve(Bridge(settings)))
-
-
-async def _serve(bridge: object) -> int:
-    from bridge.app import Bridge
-
-    assert isinstance(bridge, Bridge)
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    signals = 0
-
-    def on_signal(signum: int) -> None:
-        nonlocal signals
-        signals += 1
-        if signals == 1:
-            log.info(
-                "%s received: shutting down (again to exit at once)", signal.Signals(signum).name
-            )
-            stop.set()
-        else:
-            log.error(
-                "second signal: exiting with %d record(s) undelivered",
-                bridge.publisher.buffered_records,
-            )
-            raise SystemExit(EXIT_UNDELIVERED)
-
-    for signum in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(signum, on_signal, signum)
-    undelivered = await bridge.run(stop)
-    return EXIT_UNDELIVERED if undelivered else EXIT_OK
-
-
-async def _tail(args: argparse.Namespace) -> int:
-    from bridge.registry import RegistryClient
-    from bridge.settings import load_settings
-    from bridge.tail import tail
-
-    registry = None
-    client_options: dict[str, object] = {}
-    if args.config or args.registry_url:
-        # Without a file: the defaults plus BRIDGE_* variables (the registry credentials).
-        loaded = load_settings(args.config)
-        if args.config:
-            client_options = loaded.kafka.client_options()  # SASL/TLS as the bridge connects
-        settings = loaded.schema_registry
-        if args.registry_url:
-            settings = settings.model_copy(update={"url": args.registry_url})
-        if settings.url:
-            registry = RegistryClient.from_settings(settings)
-    async for record in tail(
-        args.bootstrap_servers,
-        args.topics,
-        from_beginning=not args.latest,
-        idle_timeout=args.idle_timeout,
-        schemas_topic=args.schemas_topic,
-        registry=registry,
-        client_options=client_options,
-    ):
-        print(record.to_json(), flush=True)
-    return EXIT_OK

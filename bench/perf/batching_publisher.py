@@ -1,6 +1,6 @@
 """Experiment: the bridge's publisher handing batches, not records, to aiokafka.
 
-Not used by the bridge. ``bench.perf.bridge_runner`` swaps it in for ``bridge.publisher.
+Not used by the bridge. ``bench.perf.bridge_runner`` swaps it in for ``bridge.runtime.publisher.
 Publisher`` when its configuration says ``"publisher": "batching"`` (the scenarios named
 ``...-publisher-experiment``), to measure end to end what the producer-side recommendation in
 docs/PERFORMANCE.md would give.
@@ -24,8 +24,8 @@ from typing import Any
 
 from aiokafka.errors import KafkaError
 
-from bridge.codec import OutRecord
-from bridge.publisher import Publisher
+from bridge.avro.records import OutRecord
+from bridge.runtime.publisher import Publisher
 
 
 @dataclass

@@ -31,8 +31,8 @@ import time
 from array import array
 from typing import Any
 
-from bridge.app import Bridge
-from bridge.publisher import Publisher
+from bridge.runtime.app import Bridge
+from bridge.runtime.publisher import Publisher
 from bridge.settings import Settings
 
 

@@ -103,7 +103,8 @@ async def _baseline(config: dict[str, Any], counter: _Counter) -> None:
     import fastavro
     from aiokafka import AIOKafkaProducer
 
-    from bridge.codec import SINGLE_OBJECT_MAGIC, SchemaStore
+    from bridge.avro.formats import SINGLE_OBJECT_MAGIC
+    from bridge.avro.store import SchemaStore
 
     schema = SchemaStore().latest("okx/channel")
     parsed, fingerprint = schema.parsed, schema.fingerprint

@@ -35,7 +35,7 @@ from bridge.exchanges import adapter_class
 Frame = str | bytes
 
 OKX_DEDUP_WINDOW = 10_000
-"""``bridge.pipeline.RecentPushes`` default size: an OKX pool must be larger than this."""
+"""``bridge.runtime.pipeline.RecentPushes`` default size: an OKX pool must be larger than this."""
 
 
 @dataclass(frozen=True)

@@ -4,7 +4,7 @@
 line. The same pre-encoded records (OKX books: raw and typed record of each frame, two topics),
 the same producer settings as the bridge (idempotent, acks=all, linger 5 ms, 1 MiB batches):
 
-* ``publisher``: ``bridge.publisher.Publisher.send`` per record, as the bridge does (buffer
+* ``publisher``: ``bridge.runtime.publisher.Publisher.send`` per record, as the bridge does (buffer
   accounting, per-record metrics with ``labels()``, one done-callback per record);
 * ``aiokafka_send``: ``await AIOKafkaProducer.send()`` per record and nothing else: the floor
   of the per-record API (metadata wait, partitioner, accumulator, one future per record);
@@ -30,9 +30,9 @@ from aiokafka import AIOKafkaProducer
 
 from bench.perf.frames import STREAMS, load, pool_path
 from bench.perf.stages import encode_all
-from bridge.codec import Codec, OutRecord
+from bridge.avro.records import Codec, OutRecord
 from bridge.metrics import Metrics
-from bridge.publisher import Publisher
+from bridge.runtime.publisher import Publisher
 
 OPTIONS: dict[str, Any] = {
     "enable_idempotence": True,

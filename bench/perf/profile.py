@@ -16,7 +16,7 @@ from pathlib import Path
 # pipeline is "encode".
 STAGES = (
     ("parse (adapter)", ("bridge/exchanges/",)),
-    ("encode (codec)", ("bridge/codec.py",)),
+    ("encode (codec)", ("bridge/avro/",)),
     ("produce (publisher + aiokafka)", ("bridge/publisher.py", "aiokafka/")),
     ("pipeline (dispatch, dedup, metrics)", ("bridge/pipeline.py",)),
     ("read (websockets)", ("websockets/",)),

@@ -27,13 +27,13 @@ from pathlib import Path
 from typing import Any
 
 from bench.perf.frames import STREAMS, Frame, Stream, load, pool_path
-from bridge.codec import Codec, OutRecord
+from bridge.avro.records import Codec, OutRecord
 from bridge.exchanges import adapter_class
 from bridge.exchanges.base import Adapter
 from bridge.frame import ConnectionInfo
 from bridge.frame import Frame as StampedFrame
 from bridge.metrics import Metrics
-from bridge.pipeline import Pipeline, RecentPushes
+from bridge.runtime.pipeline import Pipeline, RecentPushes
 
 
 def _adapter(stream: Stream) -> Adapter:
@@ -141,7 +141,7 @@ def measure_offline(frames: Sequence[Frame], stream: Stream, min_seconds: float)
 async def measure_produce(
     frames: Sequence[Frame], stream: Stream, bootstrap: str, count: int
 ) -> dict[str, Any]:
-    from bridge.publisher import Publisher
+    from bridge.runtime.publisher import Publisher
 
     batches = encode_all(frames, stream, Codec())
     prefix = f"stages{time.time_ns() % 10**9}."

@@ -1,9 +1,13 @@
 """Finding the external tools the deployment tests run: helm, promtool, prometheus, and the
 Prometheus Operator's CRDs (for validating ServiceMonitor and PrometheusRule objects).
 
-A missing tool skips the tests that need it, with a reason saying how to install it; with ``CI``
-or ``BRIDGE_REQUIRE_TOOLS=1`` in the environment it fails them instead (``.ci/run`` installs
-everything, so nothing may be skipped there). ``tests/deploy/install-tools.sh`` installs them.
+``make tools`` (``tests/deploy/install-tools.sh``, which ``make test`` runs first) installs them
+without root: helm, prometheus and promtool into the cache directory below unless they are on
+PATH, the CRDs into Go's module cache. A tool is looked for on PATH first, then in that cache.
+
+A missing tool skips the tests that need it, with a reason naming ``make tools``; with ``CI`` or
+``BRIDGE_REQUIRE_TOOLS=1`` in the environment it fails them instead (``.ci/run`` installs
+everything, so nothing may be skipped there).
 """
 
 from __future__ import annotations
@@ -28,13 +32,15 @@ MONITORING = REPO / "monitoring"
 PROMETHEUS_OPERATOR_MODULE = "github.com/prometheus-operator/prometheus-operator"
 PROMETHEUS_OPERATOR_VERSION = "v0.85.0"
 
+MAKE_TOOLS = "run `make tools` (installs it without root; `make test` runs it first)"
 INSTALL_HINT = {
-    "helm": "run `bash tests/deploy/install-tools.sh` (builds helm with `go install`) "
-    "or put helm on PATH",
-    "promtool": "`apt-get install prometheus` (Debian's package has promtool)",
-    "prometheus": "`apt-get install prometheus`",
-    "go": "install Go (the Prometheus Operator CRDs come from its module proxy)",
+    "helm": MAKE_TOOLS,
+    "promtool": MAKE_TOOLS,
+    "prometheus": MAKE_TOOLS,
+    "go": "install Go (the README's prerequisites), then run `make tools`",
 }
+# Looked for in cache_bin() when not on PATH: what tests/deploy/install-tools.sh puts there.
+CACHED_TOOLS = frozenset({"helm", "prometheus", "promtool"})
 
 
 def tools_required() -> bool:
@@ -49,6 +55,7 @@ def missing(tool: str, detail: str = "") -> NoReturn:
 
 
 def cache_bin() -> Path:
+    """Where tests/deploy/install-tools.sh installs tools (keep the two in step)."""
     base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
     return Path(base) / "exchange-bridge" / "bin"
 
@@ -56,15 +63,15 @@ def cache_bin() -> Path:
 @cache
 def which(tool: str) -> str | None:
     found = shutil.which(tool)
-    if found is None and tool == "helm":
-        cached = cache_bin() / "helm"
+    if found is None and tool in CACHED_TOOLS:
+        cached = cache_bin() / tool
         if cached.is_file() and os.access(cached, os.X_OK):
             found = str(cached)
     return found
 
 
 def tool(name: str) -> str:
-    """The path of ``name`` (helm: PATH first, then the cache the install script fills)."""
+    """The path of ``name``: PATH first, then the cache the install script fills."""
     path = which(name)
     if path is None:
         missing(name)

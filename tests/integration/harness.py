@@ -10,10 +10,11 @@ from typing import Any
 
 from aiokafka import AIOKafkaConsumer
 
-from bridge.app import Bridge
-from bridge.codec import SchemaStore, decode_single_object
+from bridge.avro.decode import TailedRecord
+from bridge.avro.formats import decode_single_object
+from bridge.avro.store import SchemaStore
+from bridge.runtime.app import Bridge
 from bridge.settings import Settings
-from bridge.tail import TailedRecord
 
 
 def unique_prefix() -> str:

@@ -31,17 +31,17 @@ from typing import Any
 
 import pytest
 
-from bridge.app import Bridge
-from bridge.codec import Codec
+from bridge.avro.decode import TailedRecord
+from bridge.avro.records import Codec
 from bridge.errors import SchemaError
 from bridge.exchanges import adapter_class
 from bridge.exchanges.base import Adapter
 from bridge.exchanges.events import Event, ExchangeError, Heartbeat, Pong, Push, Unrecognized
 from bridge.frame import ConnectionInfo, Frame
+from bridge.runtime.app import Bridge
 from bridge.sandbox.kraken import KrakenSimulator
 from bridge.sandbox.okex_v1 import OkexV1Simulator
 from bridge.sandbox.okx import PUBLIC_PATH, OkxSimulator
-from bridge.tail import TailedRecord
 from tests.fixtures import load_fixture
 from tests.integration.harness import (
     bridge_settings,

@@ -29,17 +29,18 @@ from typing import Any
 import pytest
 from aiokafka import AIOKafkaConsumer
 
-from bridge.app import Bridge
-from bridge.codec import SchemaStore, decode_single_object
+from bridge.avro.decode import TailedRecord
+from bridge.avro.formats import decode_single_object
+from bridge.avro.store import SchemaStore
 from bridge.exchanges.kraken import KrakenAdapter
 from bridge.exchanges.okex_v1 import OkexV1Adapter
 from bridge.exchanges.okx import OkxAdapter
+from bridge.retry import backoff_delays
+from bridge.runtime.app import Bridge
 from bridge.sandbox.kraken import KrakenSimulator
 from bridge.sandbox.okex_v1 import PATH as OKEX_PATH
 from bridge.sandbox.okex_v1 import OkexV1Simulator
 from bridge.sandbox.okx import PUBLIC_PATH, OkxSimulator
-from bridge.session import backoff_delays
-from bridge.tail import TailedRecord
 from tests.integration.harness import (
     bridge_settings,
     payload_kind,

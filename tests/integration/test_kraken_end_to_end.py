@@ -11,8 +11,8 @@ from typing import Any
 
 import pytest
 
+from bridge.avro.decode import TailedRecord
 from bridge.sandbox.kraken import AUTH_PATH, KrakenSimulator
-from bridge.tail import TailedRecord
 from tests.fixtures import load_fixture
 from tests.integration.harness import (
     bridge_settings,

@@ -14,8 +14,8 @@ from datetime import UTC, datetime, time, timedelta, timezone
 from decimal import Decimal
 from typing import Any
 
+from bridge.avro.decode import TailedRecord, tail
 from bridge.sandbox.okex_v1 import OkexV1Account, OkexV1Simulator, deflate
-from bridge.tail import TailedRecord, tail
 from tests.fixtures import load_fixture
 from tests.integration.harness import (
     bridge_settings,

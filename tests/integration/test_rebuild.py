@@ -11,9 +11,10 @@ from typing import Any
 import yaml
 from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 
+from bridge.avro.formats import decode_single_object
+from bridge.avro.store import SchemaStore
 from bridge.cli import main
-from bridge.codec import SchemaStore, decode_single_object
-from bridge.rebuild import RawRange, rebuild
+from bridge.commands.rebuild import RawRange, rebuild
 from bridge.sandbox.okx import (
     BUSINESS_PATH,
     PUBLIC_PATH,

@@ -20,10 +20,12 @@ import yaml
 from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 
-from bridge.app import Bridge
-from bridge.codec import ConfluentEncoder, SchemaStore, schema_text, split_value
+from bridge.avro.decode import tail
+from bridge.avro.formats import ConfluentEncoder, split_value
+from bridge.avro.registry import RegistryClient
+from bridge.avro.store import SchemaStore, schema_text
 from bridge.errors import MissingToolError
-from bridge.registry import RegistryClient
+from bridge.runtime.app import Bridge
 from bridge.sandbox.okx import (
     BUSINESS_PATH,
     PUBLIC_PATH,
@@ -34,7 +36,6 @@ from bridge.sandbox.okx import (
 )
 from bridge.sandbox.registry import SandboxRegistry
 from bridge.settings import Settings
-from bridge.tail import tail
 from tests.integration.harness import running_bridge, unique_prefix, wait_until
 from tests.integration.test_rebuild import read_messages
 

@@ -1,9 +1,9 @@
 """Bad input, property-based: every adapter against generated and mutated frames.
 
-Each frame goes through the adapter *and* the real :class:`~bridge.pipeline.Pipeline` (with a
-publisher that only records), because "no exception escapes" has to hold all the way to the
-session: an exception out of ``Pipeline.deliver`` costs the connection (``internal_error``).
-The contract checked for every frame (:func:`check`):
+Each frame goes through the adapter *and* the real :class:`~bridge.runtime.pipeline.Pipeline` (with
+a publisher that only records), because "no exception escapes" has to hold all the way to the
+session: an exception out of ``Pipeline.deliver`` costs the connection (``internal_error``). The
+contract checked for every frame (:func:`check`):
 
 * ``receive`` returns a list of events and never raises; the safety net in ``receive``
   ("adapter error: ...") is not what classifies a frame;
@@ -50,7 +50,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from bridge.codec import Codec, OutRecord, decode_single_object
+from bridge.avro.formats import decode_single_object
+from bridge.avro.records import Codec, OutRecord
 from bridge.exchanges.base import Adapter, Credentials
 from bridge.exchanges.events import Event, Push, Unrecognized
 from bridge.exchanges.kraken import KrakenAdapter
@@ -58,7 +59,7 @@ from bridge.exchanges.okex_v1 import OkexV1Adapter
 from bridge.exchanges.okx import OkxAdapter
 from bridge.frame import ConnectionInfo, Frame
 from bridge.metrics import Metrics
-from bridge.pipeline import Pipeline, RecentPushes
+from bridge.runtime.pipeline import Pipeline, RecentPushes
 from tests.fixtures import FIXTURES_DIR, load_fixture
 
 # 2017-09-04 20:00:00 in Shanghai: the OKEx v1 deal fixture's time of day fits this receive time.
@@ -202,7 +203,8 @@ each_exchange = pytest.mark.parametrize("case", CASES, ids=str)
 
 
 class RecordingPublisher:
-    """Stands in for :class:`bridge.publisher.Publisher`: keeps what it is given, never blocks."""
+    """Stands in for :class:`bridge.runtime.publisher.Publisher`: keeps what it is given, never
+    blocks."""
 
     full = False
 
@@ -827,7 +829,7 @@ def _tally() -> Iterator[None]:
     """Print what the properties saw (``pytest -s`` shows it): frames, encode-stage dead
     letters, and outputs of the open bugs. The pipeline's warning per dead letter is muted:
     there are thousands."""
-    pipeline_log = logging.getLogger("bridge.pipeline")
+    pipeline_log = logging.getLogger("bridge.runtime.pipeline")
     level = pipeline_log.level
     pipeline_log.setLevel(logging.ERROR)
     yield

@@ -14,7 +14,8 @@ from typing import Any
 import pytest
 import yaml
 
-from bridge.codec import Codec, decode_single_object
+from bridge.avro.formats import decode_single_object
+from bridge.avro.records import Codec
 from bridge.exchanges import adapter_class
 from bridge.exchanges.base import Credentials
 from bridge.exchanges.events import (

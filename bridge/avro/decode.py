@@ -1,0 +1,265 @@
+"""Reading records back: any bridge topic decoded into JSON (``bridge tail``, the demo), and
+the writer schemas that ``bridge rebuild`` decodes raw frames with.
+
+Both wire formats decode: single-object values by fingerprint (the local ``schemas/`` first,
+then the compacted schemas topic, so records of schema versions this checkout does not have
+still decode), Confluent values by registry id (fetched once per id from the registry).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import datetime as dt
+import json
+import logging
+from collections.abc import AsyncIterator, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import fastavro
+from aiokafka import AIOKafkaConsumer, TopicPartition
+
+from bridge.avro.formats import decode_body, split_value
+from bridge.avro.registry import RegistryClient
+from bridge.avro.store import SchemaStore, version_key
+from bridge.errors import BridgeError, SchemaError
+from bridge.topics import SCHEMAS_TOPIC
+
+log = logging.getLogger(__name__)
+
+
+def jsonable(value: Any) -> Any:
+    """Decoded Avro → JSON: timestamps as ISO 8601, bytes as text (or base64 when not UTF-8),
+    union branches as objects with a ``type`` naming the record."""
+    if isinstance(value, tuple) and len(value) == 2 and isinstance(value[0], str):
+        name, inner = value
+        converted = jsonable(inner)
+        return (
+            {"type": name, **converted}
+            if isinstance(converted, dict)
+            else {"type": name, "value": converted}
+        )
+    if isinstance(value, dict):
+        return {k: jsonable(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [jsonable(v) for v in value]
+    if isinstance(value, dt.datetime):
+        return value.isoformat()
+    if isinstance(value, bytes):
+        try:
+            return value.decode("utf-8")
+        except UnicodeDecodeError:
+            return {"base64": base64.b64encode(value).decode()}
+    return value
+
+
+@dataclass(frozen=True, slots=True)
+class TailedRecord:
+    topic: str
+    partition: int
+    offset: int
+    key: str | None
+    schema: str | None
+    value: dict[str, Any]
+
+    def to_json(self) -> str:
+        return json.dumps(
+            {
+                "topic": self.topic,
+                "partition": self.partition,
+                "offset": self.offset,
+                "key": self.key,
+                "schema": self.schema,
+                "value": jsonable(self.value),
+            },
+            ensure_ascii=False,
+        )
+
+
+class WriterSchemas:
+    """Finds the writer schema of a value: by fingerprint in the local store, else in the
+    schemas topic (read again on each miss, since a bridge may have published it a moment
+    ago); by id in the registry. Parsed schemas are cached."""
+
+    def __init__(
+        self,
+        bootstrap_servers: str,
+        *,
+        store: SchemaStore | None = None,
+        schemas_topic: str | None = SCHEMAS_TOPIC,
+        registry: RegistryClient | None = None,
+        client_options: Mapping[str, Any] | None = None,
+    ) -> None:
+        self.bootstrap_servers = bootstrap_servers
+        self.client_options = dict(client_options or {})
+        self.store = store or SchemaStore()
+        self.schemas_topic = schemas_topic
+        self.registry = registry
+        self._by_fingerprint: dict[bytes, tuple[str, Any]] = {
+            s.fingerprint: (version_key(s), s.parsed) for s in self.store.all()
+        }
+        self._by_id: dict[int, tuple[str, Any]] = {}
+
+    async def decode(self, data: bytes) -> tuple[str, dict[str, Any]]:
+        """(label of the writer schema, decoded value) of one record value."""
+        _wire, reference, body = split_value(data)
+        if isinstance(reference, int):
+            label, parsed = await self._for_id(reference)
+        else:
+            label, parsed = await self._for_fingerprint(reference)
+        return label, decode_body(parsed, body, label)
+
+    async def _for_fingerprint(self, fingerprint: bytes) -> tuple[str, Any]:
+        found = self._by_fingerprint.get(fingerprint)
+        if found is None and self.schemas_topic:
+            published = await read_schemas_topic(
+                self.bootstrap_servers, self.schemas_topic, client_options=self.client_options
+            )
+            for fp, (label, definition) in published.items():
+                if fp not in self._by_fingerprint:
+                    self._by_fingerprint[fp] = (label, fastavro.parse_schema(definition))
+            found = self._by_fingerprint.get(fingerprint)
+        if found is None:
+            where = f" nor in topic {self.schemas_topic}" if self.schemas_topic else ""
+            raise SchemaError(
+                f"unknown schema fingerprint {fingerprint.hex()} (not in schemas/{where})"
+            )
+        return found
+
+    async def _for_id(self, schema_id: int) -> tuple[str, Any]:
+        found = self._by_id.get(schema_id)
+        if found is None:
+            if self.registry is None:
+                raise SchemaError(
+                    f"Confluent wire format (registry id {schema_id}): pass --registry-url"
+                )
+            try:
+                text = await self.registry.schema_by_id(schema_id)
+                parsed = fastavro.parse_schema(json.loads(text))
+            except (BridgeError, ValueError, fastavro.schema.SchemaParseException) as exc:
+                raise SchemaError(f"registry id {schema_id}: {exc}") from exc
+            found = self._by_id[schema_id] = (f"registry:{schema_id}", parsed)
+        return found
+
+
+async def tail(
+    bootstrap_servers: str,
+    topics: Sequence[str],
+    *,
+    from_beginning: bool = True,
+    idle_timeout: float | None = None,
+    store: SchemaStore | None = None,
+    schemas_topic: str | None = SCHEMAS_TOPIC,
+    registry: RegistryClient | None = None,
+    client_options: Mapping[str, Any] | None = None,
+) -> AsyncIterator[TailedRecord]:
+    """Yield decoded records of ``topics`` as they arrive; stop after ``idle_timeout`` seconds
+    without a record (None: never). ``schemas_topic`` (with any prefix) resolves fingerprints
+    the local ``schemas/`` does not know; ``registry`` resolves Confluent schema ids."""
+    schemas = WriterSchemas(
+        bootstrap_servers,
+        store=store,
+        schemas_topic=schemas_topic,
+        registry=registry,
+        client_options=client_options,
+    )
+    consumer = AIOKafkaConsumer(
+        *topics,
+        bootstrap_servers=bootstrap_servers,
+        **(client_options or {}),
+        auto_offset_reset="earliest" if from_beginning else "latest",
+        enable_auto_commit=False,
+        metadata_max_age_ms=2000,  # pick up topics the bridge creates after we start
+    )
+    await consumer.start()
+    try:
+        while True:
+            try:
+                message = await asyncio.wait_for(consumer.getone(), idle_timeout)
+            except TimeoutError:
+                return
+            key = message.key.decode("utf-8", "replace") if message.key else None
+            try:
+                label, value = await schemas.decode(message.value or b"")
+                yield TailedRecord(
+                    message.topic, message.partition, message.offset, key, label, value
+                )
+            except SchemaError as exc:
+                yield TailedRecord(
+                    message.topic,
+                    message.partition,
+                    message.offset,
+                    key,
+                    None,
+                    {"undecodable": str(exc)},
+                )
+    finally:
+        await consumer.stop()
+
+
+# --- the schemas topic --------------------------------------------------------------------------
+
+
+async def read_schemas_topic(
+    bootstrap_servers: str,
+    topic: str,
+    *,
+    timeout: float = 10.0,
+    client_options: Mapping[str, Any] | None = None,
+) -> dict[bytes, tuple[str, dict[str, Any]]]:
+    """Every schema in the schemas topic: fingerprint → (``<id>.v<version>`` label, schema
+    definition). Reads up to the end offsets at the time of the call, so it always ends."""
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=bootstrap_servers,
+        enable_auto_commit=False,
+        auto_offset_reset="earliest",
+        **(client_options or {}),
+    )
+    await consumer.start()
+    found: dict[bytes, tuple[str, dict[str, Any]]] = {}
+    try:
+        partitions = consumer.partitions_for_topic(topic)
+        if partitions is None:
+            await consumer._client.force_metadata_update()  # a topic created a moment ago
+            partitions = consumer.partitions_for_topic(topic) or set()
+        assigned = [TopicPartition(topic, p) for p in sorted(partitions)]
+        if not assigned:
+            return found
+        consumer.assign(assigned)
+        await consumer.seek_to_beginning(*assigned)
+        end = await consumer.end_offsets(assigned)
+        remaining = {tp for tp in assigned if end[tp] > 0}
+        async with asyncio.timeout(timeout):
+            while remaining:
+                batch = await consumer.getmany(*remaining, timeout_ms=500)
+                for messages in batch.values():
+                    for message in messages:
+                        _add_schema(found, message.key, message.value, message.headers)
+                for tp in list(remaining):
+                    if await consumer.position(tp) >= end[tp]:
+                        remaining.discard(tp)
+    finally:
+        await consumer.stop()
+    return found
+
+
+def _add_schema(
+    found: dict[bytes, tuple[str, dict[str, Any]]],
+    key: bytes | None,
+    value: bytes | None,
+    headers: Any,
+) -> None:
+    if not key or not value:
+        return  # a tombstone, or not ours
+    try:
+        fingerprint = bytes.fromhex(key.decode())
+        definition = json.loads(value)
+    except ValueError:
+        log.warning("schemas topic: skipping a record that is not <fingerprint hex> → JSON")
+        return
+    meta = {k: v.decode("utf-8", "replace") for k, v in headers or ()}
+    label = f"{meta.get('bridge.schema.id', definition.get('name', '?'))}"
+    if "bridge.schema.version" in meta:
+        label += f".v{meta['bridge.schema.version']}"
+    found[fingerprint] = (label, definition)

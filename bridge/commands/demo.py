@@ -1,0 +1,206 @@
+"""``bridge demo``: the whole pipeline on one machine, with nothing to configure.
+
+Starts a real Kafka broker (sandbox) and the three exchange simulators over ``wss://``: OKX
+(``/ws/v5/public`` with status and tickers, ``/ws/v5/business`` with economic-calendar after a
+login), Kraken (ticker and a checksummed book) and legacy OKEx v1 (ticker and depth). The OKX
+simulator scripts maintenance status changes and calendar events. The demo reads the records
+back from Kafka, decodes them with the schemas in ``schemas/`` and prints them, then a summary.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import signal
+import sys
+import time
+from collections import Counter
+from typing import Any
+
+from bridge.avro.decode import TailedRecord, jsonable, tail
+from bridge.logs import configure_logging, quiet_kafka_clients
+from bridge.runtime.app import Bridge
+from bridge.sandbox.kafka import SandboxKafka
+from bridge.sandbox.kraken import KrakenSimulator
+from bridge.sandbox.okex_v1 import OkexV1Simulator
+from bridge.sandbox.okx import BUSINESS_PATH, PUBLIC_PATH, OkxAccount, OkxSimulator
+from bridge.settings import Settings
+from bridge.topics import channel_topic, events_topic, raw_topic
+
+DEMO_KEY, DEMO_SECRET, DEMO_PASSPHRASE = "demo-api-key", "demo-secret-key", "demo-passphrase"
+SHOWN_TOPICS = (
+    channel_topic("okx", "status"),
+    channel_topic("okx", "economic-calendar"),
+    channel_topic("okx", "tickers"),
+    events_topic("okx"),
+    channel_topic("kraken", "ticker"),
+    channel_topic("kraken", "book"),
+    events_topic("kraken"),
+    channel_topic("okex", "spot.ticker"),
+    channel_topic("okex", "spot.depth"),
+)
+# The demo works when each exchange's steady topics have records (the others may stay quiet).
+REQUIRED_TOPICS = (
+    channel_topic("okx", "status"),
+    channel_topic("okx", "economic-calendar"),
+    channel_topic("kraken", "ticker"),
+    channel_topic("okex", "spot.ticker"),
+)
+GROUPS = ("okx", "kraken", "okex")
+LINE_WIDTH = 220
+
+
+def demo_settings(
+    okx: OkxSimulator, kraken: KrakenSimulator, okex: OkexV1Simulator, bootstrap_servers: str
+) -> Settings:
+    return Settings.from_mapping(
+        {
+            "instance": "demo",
+            "kafka": {"bootstrap_servers": bootstrap_servers},
+            "metrics": {"host": "127.0.0.1", "port": 0},
+            "connections": [
+                {
+                    "name": "okx-public",
+                    "exchange": "okx",
+                    "url": okx.url(PUBLIC_PATH),
+                    "tls": {"ca_file": okx.ca_file},
+                    "subscriptions": [
+                        {"channel": "status"},
+                        {"channel": "tickers", "instId": "BTC-USDT"},
+                    ],
+                },
+                {
+                    "name": "okx-business",
+                    "exchange": "okx",
+                    "url": okx.url(BUSINESS_PATH),
+                    "tls": {"ca_file": okx.ca_file},
+                    "credentials": {
+                        "api_key": DEMO_KEY,
+                        "secret_key": DEMO_SECRET,
+                        "passphrase": DEMO_PASSPHRASE,
+                    },
+                    "subscriptions": [{"channel": "economic-calendar"}],
+                },
+                {
+                    "name": "kraken-public",
+                    "exchange": "kraken",
+                    "url": kraken.url(),
+                    "tls": {"ca_file": kraken.ca_file},
+                    "subscriptions": [
+                        {"name": "ticker", "pair": ["XBT/USD"]},
+                        {"name": "book", "pair": ["XBT/USD"], "depth": 10},
+                    ],
+                },
+                {
+                    "name": "okex-spot",
+                    "exchange": "okex_v1",
+                    "url": okex.url(),
+                    "tls": {"ca_file": okex.ca_file},
+                    "subscriptions": [
+                        {"channel": "ok_sub_spot_bch_btc_ticker"},
+                        {"channel": "ok_sub_spot_bch_btc_depth"},
+                    ],
+                },
+            ],
+        }
+    )
+
+
+def describe(record: TailedRecord) -> str:
+    """One line per record: topic, what the payload is, and its fields."""
+    value = record.value
+    kind, payload = value["payload"]
+    fields: dict[str, Any] = jsonable(payload)
+    short = kind.rsplit(".", 1)[-1]
+    if short == "ChannelData":
+        fields = {"action": fields.get("action"), **json.loads(fields["data"])}
+    shown = {k: v for k, v in fields.items() if v not in (None, "", {}, [])}
+    line = (
+        f"{record.topic:<22} #{record.offset:<3} key={record.key:<17} {short:<17} "
+        f"seq={value['sequence']:<3} {json.dumps(shown, ensure_ascii=False)}"
+    )
+    return line if len(line) <= LINE_WIDTH else line[: LINE_WIDTH - 1] + "…"
+
+
+def run(args: argparse.Namespace) -> int:
+    return asyncio.run(run_demo(duration=args.duration, verbose=args.verbose))
+
+
+async def run_demo(duration: float = 20.0, verbose: bool = False) -> int:
+    configure_logging("INFO" if verbose else "WARNING")
+    if not verbose:
+        quiet_kafka_clients()  # the demo's consumer races the topics' creation
+    out = sys.stdout
+    print(
+        "Starting a local Kafka broker (the first run fetches its jars with mvn)...",
+        file=out,
+        flush=True,
+    )
+    kafka = SandboxKafka()
+    await asyncio.to_thread(kafka.start)
+    counts: Counter[str] = Counter()
+    started = time.monotonic()
+    try:
+        accounts = {
+            DEMO_KEY: OkxAccount(secret=DEMO_SECRET, passphrase=DEMO_PASSPHRASE, vip_level=1)
+        }
+        # The OKX simulator also scripts a status change every 3 s, a calendar event every 4 s.
+        okx_rates = {"tickers": 1.0, "status": 1 / 3, "economic-calendar": 1 / 4}
+        okx = OkxSimulator(tls=True, accounts=accounts, rates=okx_rates)
+        kraken = KrakenSimulator(tls=True, rate=1.0)
+        okex = OkexV1Simulator(tls=True, rate=1.0)
+        async with okx, kraken, okex:
+            bridge = Bridge(demo_settings(okx, kraken, okex, kafka.bootstrap_servers))
+            print(f"Kafka on {kafka.bootstrap_servers}; simulators (wss, self-signed):", file=out)
+            print(f"  OKX    {okx.url(PUBLIC_PATH)} and {okx.url(BUSINESS_PATH)}", file=out)
+            print(f"  Kraken {kraken.url()}", file=out)
+            print(f"  OKEx   {okex.url()}", file=out)
+            print(
+                f"Running for {duration:.0f} s (Ctrl-C to stop sooner). "
+                "Records read back from Kafka:\n",
+                file=out,
+                flush=True,
+            )
+            stop = asyncio.Event()
+            loop = asyncio.get_running_loop()
+            for signum in (signal.SIGINT, signal.SIGTERM):
+                loop.add_signal_handler(signum, stop.set)
+            bridge_task = asyncio.create_task(bridge.run(stop))
+
+            async def show() -> None:
+                async for record in tail(kafka.bootstrap_servers, SHOWN_TOPICS, idle_timeout=None):
+                    counts[record.topic] += 1
+                    print(describe(record), file=out, flush=True)
+
+            reader = asyncio.create_task(show())
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), duration)
+            stop.set()
+            undelivered = await bridge_task
+            await asyncio.sleep(1.0)  # let the reader catch the last records
+            reader.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await reader
+            print("\nSummary", file=out)
+            print(
+                f"  ran {time.monotonic() - started:.1f} s "
+                f"with {len(bridge.sessions)} connections: "
+                f"{sum(s.frames for s in bridge.sessions)} frames received, "
+                f"{bridge.publisher.delivered} records delivered to Kafka, "
+                f"{undelivered} undelivered",
+                file=out,
+            )
+            for topic in SHOWN_TOPICS:
+                print(f"  {topic:<22} {counts[topic]:>5} record(s) read back and decoded", file=out)
+            okx_raw, kraken_raw, okex_raw = (raw_topic(group) for group in GROUPS)
+            print(
+                f"  (every frame is also on {okx_raw}, {kraken_raw} and {okex_raw}; "
+                f"try: bridge tail {REQUIRED_TOPICS[0]} -b {kafka.bootstrap_servers} "
+                "while a demo runs)",
+                file=out,
+            )
+            return 0 if all(counts[t] for t in REQUIRED_TOPICS) else 1
+    finally:
+        await asyncio.to_thread(kafka.stop)
