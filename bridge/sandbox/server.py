@@ -74,13 +74,11 @@ _IDLE_POLL_SECONDS = 0.2
 
 @dataclass
 class SimulatorStats:
-    """Counters every simulator keeps, with the same meaning everywhere. A simulator adds its
-    protocol's own counters in a subclass.
-
-    ``errors_sent`` maps what names an error on the wire (an OKX or OKEx code as text, a
-    Kraken error message) to how often it was sent; ``pushes_sent`` maps a channel name (the
-    protocol's own: ``tickers``, ``book``, ``ok_sub_spot_bch_btc_depth``...) to the data
-    messages sent on it. Frames sent with ``send_raw`` are not pushes."""
+    """Counters every simulator keeps, with the same meaning everywhere (a protocol adds its
+    own in a subclass). ``errors_sent`` maps what names an error on the wire (an OKX or OKEx
+    code as text, a Kraken error message) to how often it was sent; ``pushes_sent`` maps a
+    channel name (the protocol's own: ``tickers``, ``book``, ``ok_sub_spot_bch_btc_depth``...)
+    to the data messages sent on it. Frames sent with ``send_raw`` are not pushes."""
 
     connects_total: int = 0
     disconnects_total: int = 0
