@@ -207,11 +207,15 @@ class RecordingPublisher:
     blocks."""
 
     full = False
+    max_record_bytes = 1024 * 1024
+    on_undeliverable = None
 
     def __init__(self) -> None:
         self.records: list[OutRecord] = []
 
-    async def send(self, record: OutRecord, received_us: int, *, force: bool = False) -> bool:
+    async def send(
+        self, record: OutRecord, received_us: int, *, force: bool = False, origin: object = None
+    ) -> bool:
         self.records.append(record)
         return True
 
