@@ -569,6 +569,7 @@ async def test_an_oversized_frame_closes_the_connection_which_comes_back(
     assert reasons == {"frame_too_large": 1.0}
     markers = payloads(records, "SessionMarker")
     assert [(m["kind"], m["reason"]) for m in markers] == [
+        ("resubscribed", "started"),
         ("disconnected", "frame_too_large"),
         ("resubscribed", "reconnected"),
     ]

@@ -443,7 +443,7 @@ async def test_book_rebuilt_from_depth_records_matches_the_simulator_across_a_re
                         p["action"] == "update" for p in payloads(f["okex.spot.depth"], "SpotDepth")
                     )
                     == expected_updates
-                    and len(payloads(f["okex.spot.ticker"], "SessionMarker")) == 2
+                    and len(payloads(f["okex.spot.ticker"], "SessionMarker")) == 3
                 ),
             )
 
@@ -467,11 +467,16 @@ async def test_book_rebuilt_from_depth_records_matches_the_simulator_across_a_re
     markers = [
         (m["kind"], m["reason"]) for m in payloads(found["okex.spot.depth"], "SessionMarker")
     ]
-    assert markers == [("disconnected", "connection_lost"), ("resubscribed", "reconnected")]
+    assert markers == [
+        ("resubscribed", "started"),
+        ("disconnected", "connection_lost"),
+        ("resubscribed", "reconnected"),
+    ]
     # the gap is marked between the last update of the first connection and the new snapshot
-    first_marker = kinds.index("SessionMarker")
+    first_marker = kinds.index("SessionMarker", kinds.index("SessionMarker") + 1)
     assert kinds[first_marker + 1 :].count("SubscriptionEvent") == 1
     assert [(m["kind"]) for m in payloads(found["okex.spot.ticker"], "SessionMarker")] == [
+        "resubscribed",
         "disconnected",
         "resubscribed",
     ]

@@ -264,7 +264,7 @@ async def test_disconnect_and_notice_resubscribe_with_markers_and_no_duplicates(
     ]
     assert pushed == expected  # every change once, in order, none duplicated by the overlap
     markers = [(m["kind"], m["reason"]) for m in payloads(records, "SessionMarker")]
-    assert markers[0] == ("disconnected", "connection_lost")
+    assert markers[:2] == [("resubscribed", "started"), ("disconnected", "connection_lost")]
     assert ("resubscribed", "reconnected") in markers
     assert ("handover", "replacement_subscribed") in markers
     acks = payloads(records, "SubscriptionEvent")
