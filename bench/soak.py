@@ -36,10 +36,11 @@ from aiokafka import AIOKafkaConsumer
 
 from bridge.avro.formats import decode_single_object
 from bridge.avro.store import SchemaStore
-from bridge.sandbox.kafka import SandboxKafka, free_port
+from bridge.sandbox.kafka import SandboxKafka
 from bridge.sandbox.kraken import KrakenSimulator
 from bridge.sandbox.okex_v1 import OkexV1Simulator
 from bridge.sandbox.okx import IDLE_CLOSE_REASON, PUBLIC_PATH, OkxSimulator
+from bridge.sandbox.processes import free_port
 
 FAULTS = ("drop", "idle", "maintenance", "broker")
 CONNECTIONS = {"okx": "okx-public", "okex_v1": "okex-spot", "kraken": "kraken-public"}
@@ -61,9 +62,9 @@ class Exchanges:
     """The three simulators streaming at moderate rates (about 100 frames/s in all)."""
 
     def __init__(self) -> None:
-        self.okx = OkxSimulator(tickers_rate=20, books_rate=10)
-        self.okex = OkexV1Simulator(market_rate=10)
-        self.kraken = KrakenSimulator(data_rate=5)
+        self.okx = OkxSimulator(rates={"tickers": 20, "books": 10})
+        self.okex = OkexV1Simulator(rate=10)
+        self.kraken = KrakenSimulator(rate=5)
 
     async def start(self) -> None:
         for sim in (self.okx, self.okex, self.kraken):
@@ -112,9 +113,9 @@ class Exchanges:
 
     def pushes_sent(self) -> dict[str, int]:
         return {
-            "okx": self.okx.stats.pushes_sent,
-            "okex_v1": self.okex.stats.pushes_sent,
-            "kraken": sum(self.kraken.stats.pushes_sent.values()),
+            "okx": self.okx.stats.pushes_total,
+            "okex_v1": self.okex.stats.pushes_total,
+            "kraken": self.kraken.stats.pushes_total,
         }
 
 
@@ -220,7 +221,9 @@ def by_label(samples: Samples, name: str, label: str) -> dict[str, dict[str, flo
 
 
 async def fault_drop(ex: Exchanges, kafka: SandboxKafka) -> None:
-    await asyncio.gather(ex.okx.drop_all(), ex.okex.drop_all(), ex.kraken.drop_all())
+    await asyncio.gather(
+        ex.okx.drop_connections(), ex.okex.drop_connections(), ex.kraken.drop_connections()
+    )
 
 
 async def fault_idle(ex: Exchanges, kafka: SandboxKafka) -> None:

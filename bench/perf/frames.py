@@ -3,7 +3,7 @@
 A simulator renders frames one by one in Python, at a few thousand per second: as a load
 generator on a 2-core machine it would be the bottleneck. So each stream is captured once from
 its simulator (a WebSocket client subscribes, the simulator's own generator makes the data:
-OKX ``books_rate``/``tickers_rate``, Kraken ``tick()``, OKEx v1 ``update_book()``), and the
+OKX ``rates``, Kraken ``tick()``, OKEx v1 ``update_book()``), and the
 load generator replays the captured frames in a cycle, pre-encoded as WebSocket frames.
 
 Why a cycle is still a valid stream for the bridge:
@@ -127,8 +127,8 @@ async def _capture_okx(stream: Stream, size: int) -> list[Frame]:
     from bridge.sandbox.okx import OkxSimulator
 
     channel = stream.subscription["channel"]
-    rates = {"books_rate": 1e9} if channel == "books" else {"tickers_rate": 1e9}
-    async with OkxSimulator(instruments={stream.instrument}, **rates) as sim:  # type: ignore[arg-type]
+    rates = {"books" if channel == "books" else "tickers": 1e9}
+    async with OkxSimulator(instruments={stream.instrument}, rates=rates) as sim:
 
         def is_push(data: Frame) -> bool:
             return isinstance(data, str) and data.startswith('{"arg"') and '"data"' in data

@@ -25,14 +25,7 @@ from bridge.runtime.app import Bridge
 from bridge.sandbox.kafka import SandboxKafka
 from bridge.sandbox.kraken import KrakenSimulator
 from bridge.sandbox.okex_v1 import OkexV1Simulator
-from bridge.sandbox.okx import (
-    BUSINESS_PATH,
-    PUBLIC_PATH,
-    OkxAccount,
-    OkxSimulator,
-    script_calendar_events,
-    script_status_changes,
-)
+from bridge.sandbox.okx import BUSINESS_PATH, PUBLIC_PATH, OkxAccount, OkxSimulator
 from bridge.settings import Settings
 from bridge.topics import channel_topic, events_topic, raw_topic
 
@@ -153,9 +146,11 @@ async def run_demo(duration: float = 20.0, verbose: bool = False) -> int:
         accounts = {
             DEMO_KEY: OkxAccount(secret=DEMO_SECRET, passphrase=DEMO_PASSPHRASE, vip_level=1)
         }
-        okx = OkxSimulator(tls=True, accounts=accounts, tickers_rate=1.0)
-        kraken = KrakenSimulator(tls=True, data_rate=1.0)
-        okex = OkexV1Simulator(tls=True, market_rate=1.0)
+        # The OKX simulator also scripts a status change every 3 s, a calendar event every 4 s.
+        okx_rates = {"tickers": 1.0, "status": 1 / 3, "economic-calendar": 1 / 4}
+        okx = OkxSimulator(tls=True, accounts=accounts, rates=okx_rates)
+        kraken = KrakenSimulator(tls=True, rate=1.0)
+        okex = OkexV1Simulator(tls=True, rate=1.0)
         async with okx, kraken, okex:
             bridge = Bridge(demo_settings(okx, kraken, okex, kafka.bootstrap_servers))
             print(f"Kafka on {kafka.bootstrap_servers}; simulators (wss, self-signed):", file=out)
@@ -173,10 +168,6 @@ async def run_demo(duration: float = 20.0, verbose: bool = False) -> int:
             for signum in (signal.SIGINT, signal.SIGTERM):
                 loop.add_signal_handler(signum, stop.set)
             bridge_task = asyncio.create_task(bridge.run(stop))
-            scripts = [
-                asyncio.create_task(script_status_changes(okx, 3.0)),
-                asyncio.create_task(script_calendar_events(okx, 4.0)),
-            ]
 
             async def show() -> None:
                 async for record in tail(kafka.bootstrap_servers, SHOWN_TOPICS, idle_timeout=None):
@@ -187,8 +178,6 @@ async def run_demo(duration: float = 20.0, verbose: bool = False) -> int:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), duration)
             stop.set()
-            for task in scripts:
-                task.cancel()
             undelivered = await bridge_task
             await asyncio.sleep(1.0)  # let the reader catch the last records
             reader.cancel()

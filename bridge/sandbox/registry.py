@@ -25,32 +25,36 @@ Command line::
 from __future__ import annotations
 
 import argparse
-import atexit
 import contextlib
 import http.client
 import json
 import logging
-import os
 import shutil
 import signal
 import subprocess
-import tempfile
-import threading
 import time
 import zipfile
 from pathlib import Path
-from types import TracebackType
 from typing import Self
 
 from bridge.errors import SandboxError
-from bridge.sandbox.kafka import (
-    _file_lock,
-    _pdeathsig_preexec,
-    _require,
-    cache_root,
+from bridge.sandbox.maven import cache_lock, cache_root, replace_dir, run_mvn, staging_dir
+from bridge.sandbox.processes import (
+    ServerProcess,
     check_java,
+    forget_at_exit,
     free_port,
+    java_command,
+    keep_log,
+    make_workdir,
+    spawn,
+    stop_at_exit,
+    terminate,
+    wait_until_ready,
 )
+from bridge.sandbox.tls import make_self_signed
+
+__all__ = ["SandboxRegistry", "ensure_distribution", "main"]
 
 log = logging.getLogger(__name__)
 
@@ -70,74 +74,40 @@ def _runner(home: Path, version: str) -> Path:
 
 
 def ensure_distribution(version: str = DEFAULT_VERSION) -> Path:
-    """The runner jar of Apicurio Registry ``version``, fetched with mvn on first use.
-
-    Unpacked into a temp dir next to the cache and renamed into place, under a file lock, so
-    an interrupted download never leaves a half-filled cache and parallel callers fetch once.
-    """
+    """The runner jar of Apicurio Registry ``version``, fetched with mvn on first use."""
     home = _home(version)
     runner = _runner(home, version)
     if runner.is_file():
         return runner
-    with _file_lock(cache_root() / f"apicurio-registry-{version}.lock"):
+    with cache_lock(f"apicurio-registry-{version}"):
         if runner.is_file():
             return runner
-        mvn = _require("mvn")
-        cache_root().mkdir(parents=True, exist_ok=True)
         started = time.monotonic()
         log.info("fetching Apicurio Registry %s with mvn (first run only)…", version)
-        staging = Path(tempfile.mkdtemp(prefix=".fetch-registry-", dir=cache_root()))
-        try:
-            cmd = [
-                mvn, "-q", "-B", f"{_DEPENDENCY_PLUGIN}:copy",
-                f"-Dartifact={_ARTIFACT.format(version=version)}",
-                f"-DoutputDirectory={staging}",
-            ]  # fmt: skip
-            try:
-                proc = subprocess.run(
-                    cmd, cwd=staging, capture_output=True, text=True, timeout=900, check=False
-                )
-            except subprocess.TimeoutExpired as exc:
-                raise SandboxError("mvn did not fetch Apicurio Registry within 15 min") from exc
-            if proc.returncode != 0:
-                tail = "\n".join((proc.stdout + proc.stderr).strip().splitlines()[-30:])
-                raise SandboxError(
-                    f"mvn could not fetch Apicurio Registry {version} (exit {proc.returncode}); "
-                    f"is Maven Central reachable?\n$ {' '.join(cmd)}\n{tail}"
-                )
+        with staging_dir(cache_root(), ".fetch-registry-") as staging:
+            run_mvn(
+                [
+                    f"{_DEPENDENCY_PLUGIN}:copy",
+                    f"-Dartifact={_ARTIFACT.format(version=version)}",
+                    f"-DoutputDirectory={staging}",
+                ],
+                cwd=staging,
+                what=f"Apicurio Registry {version}",
+            )
             (archive,) = staging.glob("*.zip")
             unpacked = staging / "dist"
             with zipfile.ZipFile(archive) as zf:
                 zf.extractall(unpacked)
             if not _runner(unpacked, version).is_file():
                 raise SandboxError(f"{archive.name} has no {_runner(unpacked, version).name}")
-            if home.exists():
-                shutil.rmtree(home)
-            os.rename(unpacked, home)
-        finally:
-            shutil.rmtree(staging, ignore_errors=True)
+            replace_dir(unpacked, home, trash=staging / "old")
         log.info(
             "cached Apicurio Registry %s in %s (%.1f s)", version, home, time.monotonic() - started
         )
         return runner
 
 
-_live: set[SandboxRegistry] = set()
-_live_lock = threading.Lock()
-
-
-def _stop_leftovers() -> None:
-    with _live_lock:
-        instances = list(_live)
-    for registry in instances:
-        with contextlib.suppress(Exception):
-            registry.stop()
-
-
-atexit.register(_stop_leftovers)
-
-
-class SandboxRegistry:
+class SandboxRegistry(ServerProcess):
     """Apicurio Registry (in-memory storage) as a local JVM subprocess.
 
     ::
@@ -183,7 +153,8 @@ class SandboxRegistry:
     def start(self, timeout: float = 90) -> Self:
         java = check_java()
         runner = ensure_distribution(self.version)
-        self._workdir = Path(tempfile.mkdtemp(prefix=_WORKDIR_PREFIX))
+        self._workdir = make_workdir(_WORKDIR_PREFIX)
+        stop_at_exit(self, self.stop)
         self._port = free_port()
         props = {
             "quarkus.http.host": "127.0.0.1",
@@ -192,8 +163,6 @@ class SandboxRegistry:
             'quarkus.log.category."io.quarkus".level': "INFO",  # keeps the "started" line
         }
         if self.tls:
-            from bridge.sandbox.tls import make_self_signed
-
             cert, key = make_self_signed(self._workdir, ("localhost", "127.0.0.1"), name="registry")
             self._ca_file = cert
             self._tls_port = free_port()
@@ -205,35 +174,23 @@ class SandboxRegistry:
                     "quarkus.http.insecure-requests": "enabled",
                 }
             )
-        cmd = [
-            java, f"-Xmx{self.heap}", "-XX:+ExitOnOutOfMemoryError",
-            *(f"-D{k}={v}" for k, v in props.items()),
-            "-jar", str(runner),
-        ]  # fmt: skip
-        started = time.monotonic()
+        cmd = java_command(java, self.heap, *(f"-D{k}={v}" for k, v in props.items()))
         log_path = self._workdir / "registry.log"
-        with open(log_path, "wb") as out:
-            self._proc = subprocess.Popen(
-                cmd,
-                stdin=subprocess.DEVNULL,
-                stdout=out,
-                stderr=subprocess.STDOUT,
-                cwd=self._workdir,
-                start_new_session=True,
-                preexec_fn=_pdeathsig_preexec(),
-            )
-        with _live_lock:
-            _live.add(self)
         try:
-            while not self._answers():
-                if self._proc.poll() is not None or time.monotonic() - started > timeout:
-                    tail = log_path.read_text("utf-8", "replace")[-3000:]
-                    raise SandboxError(f"Apicurio Registry did not start:\n{tail}")
-                time.sleep(0.1)
-            self.startup_seconds = time.monotonic() - started
+            self._proc = spawn([*cmd, "-jar", str(runner)], log_path, cwd=self._workdir)
+            self.startup_seconds = wait_until_ready(
+                self._proc,
+                self._answers,
+                what=f"Apicurio Registry {self.version}",
+                timeout=timeout,
+                log_path=log_path,
+            )
             # Confluent's registry defaults to BACKWARD; Apicurio's ccompat API to NONE.
             self._request("PUT", "/config", {"compatibility": "BACKWARD"})
         except BaseException:
+            kept = keep_log(log_path, f"{self._workdir.name}-registry.log")
+            if kept is not None:
+                log.error("Apicurio Registry failed to start; its log is kept in %s", kept)
             self.stop()
             raise
         log.info(
@@ -244,17 +201,9 @@ class SandboxRegistry:
 
     def stop(self, timeout: float = 20) -> None:
         proc, self._proc = self._proc, None
-        if proc is not None and proc.poll() is None:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(proc.pid, signal.SIGTERM)
-            try:
-                proc.wait(timeout)
-            except subprocess.TimeoutExpired:
-                with contextlib.suppress(ProcessLookupError):
-                    os.killpg(proc.pid, signal.SIGKILL)
-                proc.wait()
-        with _live_lock:
-            _live.discard(self)
+        if proc is not None:
+            terminate(proc, signal.SIGTERM, timeout)
+        forget_at_exit(self)
         if self._workdir is not None:
             shutil.rmtree(self._workdir, ignore_errors=True)
             self._workdir = None
@@ -281,19 +230,6 @@ class SandboxRegistry:
         finally:
             connection.close()
         return response.status, json.loads(data) if data else None
-
-    def __enter__(self) -> Self:
-        if self._proc is None:
-            self.start()
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -46,7 +46,7 @@ TARGET_LABELS = {"namespace": "market-data", "pod": "md-exchange-bridge-0"}
 def simulator() -> Iterator[ThreadedSimulator]:
     sim = ThreadedSimulator(
         accounts={KEY: OkxAccount(SECRET, PASSPHRASE, vip_level=1)},
-        tickers_rate=10.0,
+        rates={"tickers": 10.0},
         idle_timeout=60.0,
     )
     try:
@@ -204,7 +204,7 @@ def test_prometheus_scrapes_dashboard_and_alert_queries(
         )
         # What the dashboard's panels show besides the steady flow: a reconnect, an exchange
         # error code and a dead letter.
-        simulator.run(sim.drop_all)
+        simulator.run(sim.drop_connections)
         simulator.run(lambda: sim.wait_for_subscribers("tickers", timeout=15))
         simulator.run(lambda: sim.wait_for_subscribers("economic-calendar", timeout=15))
         bridge.wait_ready()

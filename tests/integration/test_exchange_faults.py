@@ -393,15 +393,20 @@ def test_one_connection_never_exceeds_the_exchange_connect_limits() -> None:
 
 SIMULATORS: dict[str, tuple[Callable[[int], Any], str, Callable[..., dict[str, Any]], int]] = {
     # exchange: (simulator on a port, URL path, connection, refused attempts to observe)
-    "okx": (lambda port: OkxSimulator(port=port, tickers_rate=20), PUBLIC_PATH, okx_connection, 6),
+    "okx": (
+        lambda port: OkxSimulator(port=port, rates={"tickers": 20}),
+        PUBLIC_PATH,
+        okx_connection,
+        6,
+    ),
     "okex_v1": (
-        lambda port: OkexV1Simulator(port=port, market_rate=20),
+        lambda port: OkexV1Simulator(port=port, rate=20),
         OKEX_PATH,
         okex_connection,
         6,
     ),
     "kraken": (
-        lambda port: KrakenSimulator(port=port, data_rate=20),
+        lambda port: KrakenSimulator(port=port, rate=20),
         "/",
         kraken_connection,
         2,
@@ -481,7 +486,7 @@ async def test_refused_connections_back_off_then_subscribe(
 
 async def test_okx_abrupt_disconnects(kafka_bootstrap: str) -> None:
     prefix = unique_prefix()
-    async with OkxSimulator(tickers_rate=20, initial_status=None) as sim:
+    async with OkxSimulator(rates={"tickers": 20}, initial_status=None) as sim:
         settings = bridge_settings(kafka_bootstrap, prefix, [okx_connection(sim.url())])
         async with running_bridge(settings) as bridge:
             session = bridge.sessions[0]
@@ -489,7 +494,7 @@ async def test_okx_abrupt_disconnects(kafka_bootstrap: str) -> None:
             for n in range(3):
                 await asyncio.sleep(0.6)  # lives past healthy_after: backoff starts afresh
                 fault_us = now_us()
-                await sim.drop_all()
+                await sim.drop_connections()
                 await measure_recovery(
                     kafka_bootstrap,
                     prefix,
@@ -541,7 +546,7 @@ async def test_okx_maintenance_notice_hands_over_without_a_gap(kafka_bootstrap: 
     and no copy."""
     prefix = unique_prefix()
     rate = 20
-    async with OkxSimulator(tickers_rate=rate, initial_status=None) as sim:
+    async with OkxSimulator(rates={"tickers": rate}, initial_status=None) as sim:
         settings = bridge_settings(kafka_bootstrap, prefix, [okx_connection(sim.url())])
         async with running_bridge(settings) as bridge:
             await wait_until(lambda: bridge.sessions[0].subscribed, what="subscription")
@@ -585,7 +590,7 @@ async def test_okx_handshakes_rejected_429_are_retried_at_the_floor(kafka_bootst
     """A connection rate limit: the next 3 handshakes get HTTP 429. Each retry waits at least
     OKX's 1/3 s; the 4th attempt subscribes."""
     prefix = unique_prefix()
-    sim = OkxSimulator(tickers_rate=20, initial_status=None)
+    sim = OkxSimulator(rates={"tickers": 20}, initial_status=None)
     log = record_handshakes(sim)
     async with sim:
         settings = bridge_settings(kafka_bootstrap, prefix, [okx_connection(sim.url())])
@@ -595,7 +600,7 @@ async def test_okx_handshakes_rejected_429_are_retried_at_the_floor(kafka_bootst
             seen = len(log.times)
             log.reject = 3
             fault_us = now_us()
-            await sim.drop_all()
+            await sim.drop_connections()
             result = await measure_recovery(
                 kafka_bootstrap,
                 prefix,
@@ -615,7 +620,7 @@ async def test_okx_handshakes_rejected_429_are_retried_at_the_floor(kafka_bootst
 
 async def test_okx_connect_limit_holds_across_connections(kafka_bootstrap: str) -> None:
     prefix = unique_prefix()
-    sim = OkxSimulator(tickers_rate=5, initial_status=None)
+    sim = OkxSimulator(rates={"tickers": 5}, initial_status=None)
     log = record_handshakes(sim)
     fast = {"initial_seconds": 0.2, "max_seconds": 1.0, "healthy_after_seconds": 0.5}
     async with sim:
@@ -627,7 +632,7 @@ async def test_okx_connect_limit_holds_across_connections(kafka_bootstrap: str) 
             )
             await asyncio.sleep(0.6)
             seen = len(log.times)
-            await sim.drop_all()
+            await sim.drop_connections()
             await wait_until(
                 lambda: all(s.subscribed for s in bridge.sessions) and len(log.times) >= seen + 4,
                 what="4 reconnects",
@@ -643,7 +648,7 @@ async def test_okx_connect_limit_holds_across_connections(kafka_bootstrap: str) 
 
 async def test_okex_v1_abrupt_disconnects(kafka_bootstrap: str) -> None:
     prefix = unique_prefix()
-    async with OkexV1Simulator(market_rate=20) as sim:
+    async with OkexV1Simulator(rate=20) as sim:
         settings = bridge_settings(kafka_bootstrap, prefix, [okex_connection(sim.url())])
         async with running_bridge(settings) as bridge:
             session = bridge.sessions[0]
@@ -651,7 +656,7 @@ async def test_okex_v1_abrupt_disconnects(kafka_bootstrap: str) -> None:
             for n in range(3):
                 await asyncio.sleep(0.6)
                 fault_us = now_us()
-                await sim.drop_all()
+                await sim.drop_connections()
                 await measure_recovery(
                     kafka_bootstrap,
                     prefix,
@@ -670,7 +675,7 @@ async def test_okex_v1_idle_close(kafka_bootstrap: str) -> None:
     when it receives nothing, so with data streaming it is closed (1000) after 1 s, then
     reconnects and resubscribes."""
     prefix = unique_prefix()
-    async with OkexV1Simulator(market_rate=20, idle_timeout=1.0) as sim:
+    async with OkexV1Simulator(rate=20, idle_timeout=1.0) as sim:
         settings = bridge_settings(kafka_bootstrap, prefix, [okex_connection(sim.url())])
         async with running_bridge(settings) as bridge:
             await wait_until(lambda: bridge.sessions[0].subscribed, what="subscription")
@@ -692,7 +697,7 @@ async def test_okex_v1_server_restart_and_rate_limited_handshakes(kafka_bootstra
     away (1001) and refuses connections for 2 s; once back, its first 2 handshakes get HTTP 429.
     Attempts keep the backoff; the bridge resubscribes."""
     prefix = unique_prefix()
-    sim = OkexV1Simulator(market_rate=20)
+    sim = OkexV1Simulator(rate=20)
     log = record_handshakes(sim)
     async with sim:
         settings = bridge_settings(kafka_bootstrap, prefix, [okex_connection(sim.url())])
@@ -726,13 +731,13 @@ async def test_kraken_abrupt_disconnect_and_maintenance_close(kafka_bootstrap: s
     maintenance (systemStatus maintenance, server closes 1001; the bridge resubscribes while
     maintenance lasts and data resumes once online)."""
     prefix = unique_prefix()
-    async with KrakenSimulator(data_rate=20) as sim:
+    async with KrakenSimulator(rate=20) as sim:
         settings = bridge_settings(kafka_bootstrap, prefix, [kraken_connection(sim.url())])
         async with running_bridge(settings) as bridge:
             session = bridge.sessions[0]
             await wait_until(lambda: session.subscribed, what="subscription")
             fault_us = now_us()
-            await sim.drop_all()
+            await sim.drop_connections()
             await measure_recovery(
                 kafka_bootstrap,
                 prefix,
@@ -781,11 +786,11 @@ async def test_kraken_abrupt_disconnect_and_maintenance_close(kafka_bootstrap: s
 
 
 async def test_readiness_turns_false_while_waiting_to_reconnect(kafka_bootstrap: str) -> None:
-    async with KrakenSimulator(data_rate=5) as sim:
+    async with KrakenSimulator(rate=5) as sim:
         settings = bridge_settings(kafka_bootstrap, unique_prefix(), [kraken_connection(sim.url())])
         async with running_bridge(settings) as bridge:
             await wait_until(lambda: bridge.sessions[0].subscribed, what="subscription")
-            await sim.drop_all()
+            await sim.drop_connections()
             await wait_until(
                 lambda: metric(bridge, "bridge_connection_up", **KRAKEN_LABELS) == 0,
                 what="connection down",
@@ -797,7 +802,7 @@ async def test_readiness_turns_false_while_waiting_to_reconnect(kafka_bootstrap:
 
 async def test_kraken_rate_limited_subscribe_is_retried(kafka_bootstrap: str) -> None:
     prefix = unique_prefix()
-    async with KrakenSimulator(data_rate=5, max_messages_per_second=2) as sim:
+    async with KrakenSimulator(rate=5, max_messages_per_second=2) as sim:
         conn = kraken_connection(
             sim.url(),
             subscriptions=[

@@ -267,7 +267,7 @@ async def test_public_channels_arrive_typed_and_a_consumer_rebuilds_the_book(
     kafka_bootstrap: str,
 ) -> None:
     prefix = unique_prefix()
-    async with KrakenSimulator(tls=True, data_rate=20, rates={"book": 40}) as sim:
+    async with KrakenSimulator(tls=True, rate=20, rates={"book": 40}) as sim:
         settings = bridge_settings(
             kafka_bootstrap,
             prefix,
@@ -298,7 +298,7 @@ async def test_public_channels_arrive_typed_and_a_consumer_rebuilds_the_book(
                 ]
             }
             await wait_until(lambda: sim.stats.pushes_sent.get("book", 0) >= 60, what="books")
-            sim.paused = True  # generation is synchronous: nothing more from here on
+            await sim.pause_generators()  # nothing more from here on
             sent = sim.stats.pushes_sent["book"]
             expected = {pair: sim.book(pair, 10) for pair in ("XBT/USD", "ETH/XBT")}
             book_records = await read_topic(
@@ -341,10 +341,10 @@ async def test_public_channels_arrive_typed_and_a_consumer_rebuilds_the_book(
     for record in book_records:
         if payload_kind(record) == "Book":
             books.setdefault(record.key or "", ConsumerBook()).apply(record)
-    for pair, (asks, bids) in expected.items():
+    for pair, levels in expected.items():
         book = books[pair]
         assert book.failed == 0 and book.verified > 5, pair
-        assert book.levels() == (asks, bids), pair
+        assert book.levels() == (levels.asks, levels.bids), pair
     both_sides = [
         p for p in payloads(book_records, "Book") if not p["snapshot"] and p["asks"] and p["bids"]
     ]
@@ -515,7 +515,7 @@ async def test_reconnects_no_faster_than_every_five_seconds(kafka_bootstrap: str
         async with running_bridge(settings) as bridge:
             session = bridge.sessions[0]
             await wait_until(lambda: session.subscribed, what="subscription")
-            await sim.drop_all()
+            await sim.drop_connections()
             dropped = time.monotonic()
             await wait_until(lambda: sim.stats.connects_total == 2, timeout=10, what="reconnect")
             waited = time.monotonic() - dropped

@@ -244,7 +244,7 @@ async def test_every_seed_example_arrives_typed_text_and_compressed(kafka_bootst
             await wait_until(lambda: bridge.sessions[0].subscribed, what="subscriptions")
             for name in SEED_FRAMES:
                 await sim.send_raw(fixture(name))
-                await sim.send_raw(fixture(name), compress=True)
+                await sim.send_raw(deflate(fixture(name)))
             raw_frames = {("text", fixture(n).encode()) for n in SEED_FRAMES} | {
                 ("binary", deflate(fixture(n))) for n in SEED_FRAMES
             }
@@ -426,7 +426,7 @@ async def test_book_rebuilt_from_depth_records_matches_the_simulator_across_a_re
             await wait_until(lambda: session.subscribed, what="subscription")
             for _ in range(25):
                 await sim.update_book("bch_btc", **changes())
-            await sim.drop_all()  # abrupt: no close frame
+            await sim.drop_connections()  # abrupt: no close frame
             await wait_until(
                 lambda: sim.stats.connects_total == 2 and session.subscribed, what="resubscribe"
             )
@@ -541,7 +541,7 @@ async def test_bad_sign_is_recorded_and_backs_off(kafka_bootstrap: str) -> None:
     assert failure["attributes"] == {"ok": "false"}
     # backoff 0.2 s doubling to 1 s: a tight loop would make dozens of attempts by now
     assert 3 <= attempts <= 8
-    assert sim.stats.add_channel == 0  # nothing is subscribed without a login
+    assert sim.stats.subscribe_requests == 0  # nothing is subscribed without a login
     assert (
         'bridge_reconnects_total{connection="okex-spot",exchange="okex_v1",reason="login_failed"}'
         in text
@@ -581,4 +581,4 @@ async def test_bad_channel_is_an_ack_error_and_the_others_continue(kafka_bootstr
     assert 'bridge_subscriptions{connection="okex-spot",exchange="okex_v1",state="failed"} 1.0' in (
         text
     )
-    assert sim.stats.errors_sent == {20116: 1}
+    assert sim.stats.errors_sent == {"20116": 1}

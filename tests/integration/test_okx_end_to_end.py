@@ -240,7 +240,7 @@ async def test_disconnect_and_notice_resubscribe_with_markers_and_no_duplicates(
             session = bridge.sessions[0]
             await wait_until(lambda: session.subscribed, what="subscription")
             await sim.push_status(changes[0])
-            await sim.drop_all()  # abrupt: no close frame
+            await sim.drop_connections()  # abrupt: no close frame
             await wait_until(
                 lambda: sim.stats.connects_total == 2 and session.subscribed, what="resubscribe"
             )

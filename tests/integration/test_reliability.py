@@ -55,7 +55,7 @@ async def test_block_policy_loses_nothing_through_a_broker_outage(
     fresh_kafka: SandboxKafka,
 ) -> None:
     prefix = unique_prefix()
-    async with OkxSimulator(tickers_rate=1000, initial_status=None) as sim:
+    async with OkxSimulator(rates={"tickers": 1000}, initial_status=None) as sim:
         settings = bridge_settings(
             fresh_kafka.bootstrap_servers,
             prefix,
@@ -84,8 +84,8 @@ async def test_block_policy_loses_nothing_through_a_broker_outage(
                 lambda: bridge.readiness_problems() == [], timeout=60, what="readiness to return"
             )
             await asyncio.sleep(1)
-            await sim.stop_generators()
-            sent = sim.stats.pushes_sent
+            await sim.pause_generators()
+            sent = sim.stats.pushes_total
             await wait_until(
                 lambda: bridge.sessions[0].frames == sent + 2,
                 timeout=30,
@@ -104,7 +104,7 @@ async def test_block_policy_loses_nothing_through_a_broker_outage(
 
 async def test_drop_policy_counts_every_drop_and_marks_the_gap(fresh_kafka: SandboxKafka) -> None:
     prefix = unique_prefix()
-    async with OkxSimulator(tickers_rate=500, initial_status=None) as sim:
+    async with OkxSimulator(rates={"tickers": 500}, initial_status=None) as sim:
         settings = bridge_settings(
             fresh_kafka.bootstrap_servers,
             prefix,
@@ -119,8 +119,8 @@ async def test_drop_policy_counts_every_drop_and_marks_the_gap(fresh_kafka: Sand
             await asyncio.to_thread(fresh_kafka.start_broker)
             await wait_until(lambda: bridge.readiness_problems() == [], timeout=60, what="recovery")
             await asyncio.sleep(2)  # records after the outage close each gap with a marker
-            await sim.stop_generators()
-            sent = sim.stats.pushes_sent
+            await sim.pause_generators()
+            sent = sim.stats.pushes_total
             await wait_until(
                 lambda: bridge.sessions[0].frames == sent + 2,
                 timeout=30,
@@ -276,7 +276,7 @@ async def test_sigterm_flushes_every_frame_read_and_exits_0(
     fresh_kafka: SandboxKafka, tmp_path: Path
 ) -> None:
     prefix = unique_prefix()
-    async with OkxSimulator(tickers_rate=300, initial_status=None) as sim:
+    async with OkxSimulator(rates={"tickers": 300}, initial_status=None) as sim:
         config = write_config(
             tmp_path / "bridge.yaml", fresh_kafka.bootstrap_servers, prefix, sim.url(PUBLIC_PATH)
         )
@@ -299,7 +299,7 @@ async def test_sigterm_flushes_every_frame_read_and_exits_0(
 async def test_sigterm_with_kafka_away_ends_at_the_deadline_and_reports(
     fresh_kafka: SandboxKafka, tmp_path: Path
 ) -> None:
-    async with OkxSimulator(tickers_rate=200, initial_status=None) as sim:
+    async with OkxSimulator(rates={"tickers": 200}, initial_status=None) as sim:
         config = write_config(
             tmp_path / "bridge.yaml",
             fresh_kafka.bootstrap_servers,
@@ -320,7 +320,7 @@ async def test_sigterm_with_kafka_away_ends_at_the_deadline_and_reports(
 
 
 async def test_a_second_sigterm_exits_at_once(fresh_kafka: SandboxKafka, tmp_path: Path) -> None:
-    async with OkxSimulator(tickers_rate=200, initial_status=None) as sim:
+    async with OkxSimulator(rates={"tickers": 200}, initial_status=None) as sim:
         config = write_config(
             tmp_path / "bridge.yaml",
             fresh_kafka.bootstrap_servers,

@@ -14,8 +14,9 @@ import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
 from bridge.errors import MissingToolError, SandboxError
-from bridge.sandbox import kafka as sandbox_kafka
-from bridge.sandbox.kafka import SandboxKafka, check_java, ensure_classpath
+from bridge.sandbox.kafka import SandboxKafka
+from bridge.sandbox.kafka_jars import STAMP_FILE, ensure_classpath
+from bridge.sandbox.processes import check_java
 
 # --------------------------------------------------------------------- helpers
 
@@ -174,19 +175,6 @@ def test_old_java_is_refused(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) ->
         check_java()
 
 
-@pytest.mark.parametrize(
-    ("output", "major"),
-    [
-        ('openjdk version "17.0.15" 2025-04-15', 17),
-        ('java version "1.8.0_292"', 8),
-        ('openjdk version "21" 2023-09-19', 21),
-        ("something else", None),
-    ],
-)
-def test_parse_java_version(output: str, major: int | None) -> None:
-    assert sandbox_kafka._parse_java_version(output) == major
-
-
 # ------------------------------------------------------------------ jar cache
 
 
@@ -215,7 +203,7 @@ def test_jar_cache_is_reused(empty_cache: Path, monkeypatch: pytest.MonkeyPatch)
     assert len(mvn_calls) == 1  # cached: mvn not run again
 
     # A cache resolved with another pom (the pom changed since) is resolved again.
-    (lib / sandbox_kafka._STAMP).write_text("stale\n")
+    (lib / STAMP_FILE).write_text("stale\n")
     assert ensure_classpath("4.1.1") == first
     assert len(mvn_calls) == 2
 

@@ -24,7 +24,7 @@ from bridge.avro.registry import (
 )
 from bridge.avro.store import SchemaStore, schema_text
 from bridge.errors import IncompatibleSchemaError, RegistryError
-from bridge.sandbox.kafka import free_port
+from bridge.sandbox.processes import free_port
 from bridge.sandbox.tls import make_self_signed, server_ssl_context
 
 STORE = SchemaStore()

@@ -1,0 +1,34 @@
+"""A faithful OKX v5 WebSocket simulator on loopback, for tests and the demo.
+
+:mod:`~bridge.sandbox.okx.protocol` is the server side of the protocol,
+:mod:`~bridge.sandbox.okx.wire` how its frames are written and read,
+:mod:`~bridge.sandbox.okx.market` what its channels carry; ``python -m bridge.sandbox.okx
+--help`` runs one on its own.
+"""
+
+from bridge.sandbox.okx.market import SEED_CALENDAR_FRAME, SEED_STATUS_FRAME
+from bridge.sandbox.okx.protocol import (
+    BUSINESS_PATH,
+    IDLE_CLOSE_REASON,
+    PRIVATE_PATH,
+    PUBLIC_PATH,
+    OkxAccount,
+    OkxConnection,
+    OkxSimulator,
+    OkxStats,
+)
+from bridge.sandbox.okx.wire import subscription_key
+
+__all__ = [
+    "BUSINESS_PATH",
+    "IDLE_CLOSE_REASON",
+    "PRIVATE_PATH",
+    "PUBLIC_PATH",
+    "SEED_CALENDAR_FRAME",
+    "SEED_STATUS_FRAME",
+    "OkxAccount",
+    "OkxConnection",
+    "OkxSimulator",
+    "OkxStats",
+    "subscription_key",
+]
