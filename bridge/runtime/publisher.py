@@ -318,11 +318,11 @@ class Publisher:
         self._accept(_Pending(record, size, received_us, origin))
         return True
 
-    def send_nowait(self, record: OutRecord, received_us: int) -> None:
+    def send_nowait(self, record: OutRecord, received_us: int, origin: object = None) -> None:
         """Accept a record whatever the buffer holds: a dead letter that takes the place of a
         record given up (its space was just released), written from inside the publisher."""
         size = len(record.value) + (len(record.key) if record.key else 0)
-        self._accept(_Pending(record, size, received_us, None))
+        self._accept(_Pending(record, size, received_us, origin))
 
     def _accept(self, pending: _Pending) -> None:
         record = pending.record
