@@ -132,6 +132,11 @@ async def test_a_frame_the_broker_refuses_is_dead_lettered_and_the_stream_goes_o
     assert big.encode().startswith(letter["data"]) and len(letter["data"]) < len(big)
     assert given_up == 1 and dead == 1
     assert reasons == {}  # the connection was never dropped for it
+    print(
+        f"\nrefused frame: {len(big)} bytes; dead letter holds its first {len(letter['data'])} "
+        f"bytes; producer replaced {metric(bridge, 'bridge_kafka_producer_resets_total'):.0f} "
+        "time(s); the next frame delivered in order"
+    )
 
 
 async def test_order_holds_when_sends_time_out_during_an_outage(
@@ -272,6 +277,10 @@ async def test_the_drop_policy_keeps_reading_while_kafka_is_away(
     assert len(payloads(records, "ChannelData")) + dropped == sent
     gaps = [m for m in payloads(records, "SessionMarker") if m["kind"] == "dropped"]
     assert gaps and sum(int(m["detail"].split()[0]) for m in gaps) == dropped
+    print(
+        f"\ndrop policy: {read_during} of {pushed_during} frames read during the 6 s outage; "
+        f"{sent} pushed, {dropped:.0f} dropped, {sent - dropped:.0f} in Kafka, {len(gaps)} markers"
+    )
 
 
 async def test_a_reader_blocked_by_the_buffer_is_not_cut_off_as_silent(
@@ -321,6 +330,7 @@ async def test_a_reader_blocked_by_the_buffer_is_not_cut_off_as_silent(
         timeout=60,
     )
     assert len({p["data"] for p in payloads(records, "ChannelData")}) == sent
+    print(f"\nblocked reader: {sent} pushes, all in Kafka; reconnects {reasons or 'none'}")
 
 
 async def test_a_credential_an_exchange_echoes_reaches_no_record(kafka_bootstrap: str) -> None:
@@ -434,6 +444,7 @@ async def test_bridge_process_sigterm_marks_every_topic_and_an_outage_logs_littl
     lines = [line for line in outage_log.splitlines() if " WARNING " in line or " ERROR " in line]
     assert code == 0, log_file.read_text(errors="replace")[-3000:]
     assert len(lines) / outage_seconds < 3, "\n".join(lines[:40])
+    print(f"\n{len(lines)} warning/error lines in a {outage_seconds:.0f} s outage; exit {code}")
     records = await read_topic(
         fresh_kafka.bootstrap_servers,
         prefix + "okx.tickers",
