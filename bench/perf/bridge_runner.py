@@ -53,23 +53,24 @@ class _Probe:
         self.records = 0
 
     def install(self, cls: type[Publisher]) -> None:
-        """Wrap ``cls._on_done`` (the bridge's publisher, or an experiment's subclass)."""
-        original = cls._on_done
+        """Wrap ``cls._settle``: the publisher settles each acknowledged batch there."""
+        original = cls._settle
         probe = self
 
-        def on_done(self: Publisher, future: Any, record: Any, size: int, received_us: int) -> None:
-            original(self, future, record, size, received_us)
-            if future.cancelled() or future.exception() is not None:
-                return
+        def settle(self: Publisher, batch: list[Any]) -> None:
+            original(self, batch)
             now_us = time.time_ns() // 1000
-            probe.records += 1
+            probe.records += len(batch)
             probe.last_ack_us = now_us
-            if not probe.first_received_us or received_us < probe.first_received_us:
-                probe.first_received_us = received_us
-            if not record.topic.endswith(".raw"):
+            if batch[0].record.topic.endswith(".raw"):
+                return
+            for pending in batch:
+                received_us = pending.received_us
+                if not probe.first_received_us or received_us < probe.first_received_us:
+                    probe.first_received_us = received_us
                 probe.latencies.append(now_us - received_us)
 
-        cls._on_done = on_done  # type: ignore[method-assign]
+        cls._settle = settle  # type: ignore[method-assign]
 
 
 class _GcWatch:
@@ -189,7 +190,15 @@ async def _run(settings: Settings, tune_gc: bool, publisher: str) -> None:
         elif command["cmd"] == "quit":
             stop.set()
             undelivered = await task
-            _emit({"event": "stopped", "undelivered": undelivered, "memory": memory()})
+            # the counters again after the stop: its session markers are on the topics too
+            _emit(
+                {
+                    "event": "stopped",
+                    "undelivered": undelivered,
+                    "memory": memory(),
+                    "metrics": _counters(bridge),
+                }
+            )
             return
 
 

@@ -350,9 +350,9 @@ class Harness:
                 counts[topic[len(prefix) :]] = sum(ends.values())
         finally:
             await consumer.stop()
-        delivered = {
-            topic: int(n) for topic, n in run.result.get("metrics", {}).get("delivered", {}).items()
-        }
+        # what the client delivered by the time it stopped (the bridge's last markers included)
+        final = run.stopped.get("metrics") or run.result.get("metrics", {})
+        delivered = {topic: int(n) for topic, n in final.get("delivered", {}).items()}
         delivered.pop("bridge.schemas", None)
         counts.pop("bridge.schemas", None)  # compacted and shared: checked by the tests
         # the bridge's raw topic exists exactly when it is on (cryptofeed has none)

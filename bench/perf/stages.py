@@ -82,11 +82,15 @@ def mean_record_size(frames: Sequence[Frame], stream: Stream) -> int:
 
 class _NullPublisher:
     full = False
+    max_record_bytes = 1024 * 1024
+    on_undeliverable = None
 
     def __init__(self) -> None:
         self.records = 0
 
-    async def send(self, record: OutRecord, received_us: int, *, force: bool = False) -> bool:
+    async def send(
+        self, record: OutRecord, received_us: int, *, force: bool = False, origin: object = None
+    ) -> bool:
         self.records += 1
         return True
 
