@@ -57,8 +57,8 @@ class _Probe:
         original = cls._settle
         probe = self
 
-        def settle(self: Publisher, batch: list[Any]) -> None:
-            original(self, batch)
+        def settle(self: Publisher, lane: Any, batch: list[Any]) -> None:
+            original(self, lane, batch)
             now_us = time.time_ns() // 1000
             probe.records += len(batch)
             probe.last_ack_us = now_us

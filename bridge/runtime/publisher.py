@@ -52,7 +52,7 @@ from aiokafka.errors import (
 
 from bridge.avro.records import OutRecord
 from bridge.errors import KafkaAccessError
-from bridge.metrics import Metrics
+from bridge.metrics import Metrics, observe_many
 from bridge.retry import Backoff
 from bridge.runtime.buffer import Buffer, OverflowPolicy
 
@@ -126,13 +126,17 @@ Undeliverable = Callable[[OutRecord, object | None, str], None]
 
 
 class _Lane:
-    """The records of one topic-partition, in the order they were accepted."""
+    """The records of one topic-partition, in the order they were accepted, with the topic's
+    counters (looked up once: labels() costs more than the increment)."""
 
-    __slots__ = ("partition", "queue", "task", "topic")
+    __slots__ = ("delivered", "enqueued", "partition", "queue", "task", "topic")
 
-    def __init__(self, topic: str, partition: int) -> None:
+    def __init__(self, topic: str, partition: int, enqueued: Any, delivered: Any) -> None:
         self.topic = topic
+        """The topic's name on the broker (the Kafka prefix applied)."""
         self.partition = partition
+        self.enqueued = enqueued
+        self.delivered = delivered
         self.queue: deque[_Pending] = deque()
         self.task: asyncio.Task[None] | None = None
 
@@ -178,8 +182,6 @@ class Publisher:
         # Read at scrape time: setting gauges per record would cost more than the record.
         metrics.buffer_records.set_function(lambda: self.buffer.records)
         metrics.buffer_bytes.set_function(lambda: self.buffer.bytes)
-        # Labelled children looked up once per topic: labels() costs more than inc().
-        self._topic_counters: dict[str, tuple[Any, Any]] = {}
         self._producer_factory = producer_factory
         self._producer: AIOKafkaProducer | None = None
         self._last_progress = time.monotonic()
@@ -193,8 +195,9 @@ class Publisher:
         self._partitions: dict[str, list[int]] = {}
         self._unrouted: dict[str, deque[_Pending]] = {}
         self._routing: dict[str, asyncio.Task[None]] = {}
-        self._key_partitions: dict[tuple[str, bytes], int] = {}
         self._lanes: dict[tuple[str, int], _Lane] = {}
+        # (topic before the prefix, key) -> its lane: one lookup per record once known.
+        self._lane_of: dict[tuple[str, bytes | None], _Lane] = {}
 
     @property
     def buffered_records(self) -> int:
@@ -385,45 +388,54 @@ class Publisher:
 
     def _accept(self, pending: _Pending) -> None:
         record = pending.record
-        self._counters(record.topic)[0].inc()
         if self.buffer.empty:
             self._last_progress = time.monotonic()  # the wait for an ack starts now
         self.buffer.reserve(pending.size)
         self._empty.clear()
-        if pending.size + BATCH_OVERHEAD_BYTES > self.max_record_bytes:
-            # The limit is on a whole request; a record this large could never be sent.
+        lane = self._lane_of.get((record.topic, record.key))
+        if lane is None:
+            if pending.size + BATCH_OVERHEAD_BYTES > self.max_record_bytes:
+                # The limit is on a whole request; a record this large could never be sent.
+                self._give_up(pending, f"record of {pending.size} bytes is over max_record_bytes")
+                return
+            topic = self.topic_prefix + record.topic
+            partitions = self._partitions.get(topic)
+            if partitions is None:
+                self._unrouted.setdefault(topic, deque()).append(pending)
+                if topic not in self._routing:
+                    self._routing[topic] = asyncio.get_running_loop().create_task(
+                        self._route(topic)
+                    )
+                return
+            lane = self._lane_for(topic, partitions, record)
+        elif pending.size + BATCH_OVERHEAD_BYTES > self.max_record_bytes:
             self._give_up(pending, f"record of {pending.size} bytes is over max_record_bytes")
             return
-        topic = self.topic_prefix + record.topic
-        partitions = self._partitions.get(topic)
-        if partitions is None:
-            self._unrouted.setdefault(topic, deque()).append(pending)
-            if topic not in self._routing:
-                self._routing[topic] = asyncio.get_running_loop().create_task(self._route(topic))
-            return
-        self._lane_append(topic, partitions, pending)
-
-    def _lane_append(self, topic: str, partitions: list[int], pending: _Pending) -> None:
-        partition = self._partition_of(topic, partitions, pending.record.key)
-        lane = self._lanes.get((topic, partition))
-        if lane is None:
-            lane = self._lanes[(topic, partition)] = _Lane(topic, partition)
         lane.queue.append(pending)
         if lane.task is None:
             lane.task = asyncio.get_running_loop().create_task(self._drain(lane))
 
-    def _partition_of(self, topic: str, partitions: list[int], key: bytes | None) -> int:
-        """Kafka's default partitioner (murmur2 of the key, as the Java client computes it),
-        once per key: a key (an instrument, a connection) always maps to the same partition."""
+    def _lane_for(self, topic: str, partitions: list[int], record: OutRecord) -> _Lane:
+        """The lane of ``record`` (``topic`` with the prefix), remembered for its key: Kafka's
+        default partitioner (murmur2 of the key, as the Java client computes it) runs once per
+        key, and a key (an instrument, a connection) always maps to the same partition."""
+        key = record.key
         if key is None:
-            return partitions[0]
-        found = self._key_partitions.get((topic, key))
-        if found is None:
+            partition = partitions[0]
+        else:
             assert self._producer is not None
-            found = self._producer._partitioner(key, partitions, partitions)
-            if len(self._key_partitions) < _MAX_REMEMBERED_KEYS:
-                self._key_partitions[(topic, key)] = found
-        return found
+            partition = self._producer._partitioner(key, partitions, partitions)
+        lane = self._lanes.get((topic, partition))
+        if lane is None:
+            lane = self._lanes[(topic, partition)] = _Lane(
+                topic,
+                partition,
+                self.metrics.records_enqueued.labels(record.topic),
+                self.metrics.records_delivered.labels(record.topic),
+            )
+        if len(self._lane_of) < _MAX_REMEMBERED_KEYS:
+            self._lane_of[(record.topic, key)] = lane
+        return lane
 
     async def _route(self, topic: str) -> None:
         """Learn a topic's partitions (asking creates the topic where the broker allows it),
@@ -457,7 +469,10 @@ class Publisher:
         self._partitions[topic] = partitions
         del self._routing[topic]
         for pending in self._unrouted.pop(topic, deque()):
-            self._lane_append(topic, partitions, pending)
+            lane = self._lane_for(topic, partitions, pending.record)
+            lane.queue.append(pending)
+            if lane.task is None:
+                lane.task = asyncio.get_running_loop().create_task(self._drain(lane))
 
     # -- delivering ------------------------------------------------------------------------------
 
@@ -484,6 +499,7 @@ class Publisher:
             ):
                 break  # full; the first record always fits an empty batch
             taken.append(lane.queue.popleft())
+        lane.enqueued.inc(len(taken))
         return taken, builder
 
     def _build(self, batch: list[_Pending]) -> Any:
@@ -544,24 +560,21 @@ class Publisher:
                     return
                 self._give_up(batch[0], f"{type(exc).__name__}: {exc}")
                 return
-            self._settle(batch)
+            self._settle(lane, batch)
             return
 
-    def _settle(self, batch: list[_Pending]) -> None:
+    def _settle(self, lane: _Lane, batch: list[_Pending]) -> None:
         if self.state is ProducerState.FAILING:
             self.state = ProducerState.CONNECTED
             self._resend_backoff.reset()
-        now = time.time()
+        now_us = time.time_ns() // 1000
         self._last_progress = time.monotonic()
         self.delivered += len(batch)
-        delivered = self._counters(batch[0].record.topic)[1]
-        lag = self.metrics.delivery_lag
-        released = 0
-        for pending in batch:
-            lag.observe(max(0.0, now - pending.received_us / 1e6))
-            released += pending.size
-        delivered.inc(len(batch))
-        self._release(len(batch), released)
+        lane.delivered.inc(len(batch))
+        observe_many(
+            self.metrics.delivery_lag, [max(0, now_us - p.received_us) / 1e6 for p in batch]
+        )
+        self._release(len(batch), sum(p.size for p in batch))
 
     def _give_up(self, pending: _Pending, reason: str) -> None:
         """No retry can deliver this record: count it, let its maker dead-letter what it was
@@ -579,16 +592,6 @@ class Publisher:
         if self.buffer.empty:
             self._empty.set()
         self._space.set()
-
-    def _counters(self, topic: str) -> tuple[Any, Any]:
-        """(enqueued, delivered) counters of one topic."""
-        counters = self._topic_counters.get(topic)
-        if counters is None:
-            counters = self._topic_counters[topic] = (
-                self.metrics.records_enqueued.labels(topic),
-                self.metrics.records_delivered.labels(topic),
-            )
-        return counters
 
     @property
     def full(self) -> bool:
