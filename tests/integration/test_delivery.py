@@ -1,13 +1,14 @@
-"""What the bridge promises under faults, proven against a real broker that is stopped and
-started (each test has a broker of its own: ``fresh_kafka``)."""
+"""Delivery to Kafka: what the bridge promises when the broker goes away (``block`` loses
+nothing, ``drop`` counts and marks every drop, a missing broker is waited for) and when it is
+told to stop (SIGTERM flushes, or reports what it could not deliver). Each test has a broker of
+its own (``fresh_kafka``) to stop and start; the exchange is the OKX simulator streaming
+tickers."""
 
 from __future__ import annotations
 
 import asyncio
-import os
 import re
 import signal
-import sys
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -15,51 +16,60 @@ from pathlib import Path
 import pytest
 import yaml
 
+from bridge.runtime.app import Bridge
 from bridge.sandbox.kafka import SandboxKafka
-from bridge.sandbox.okx import PUBLIC_PATH, OkxSimulator
+from bridge.sandbox.okx import OkxSimulator
+from tests.integration.exchanges import OKX
 from tests.integration.harness import (
     bridge_settings,
-    fast_reconnect,
     payloads,
     read_topic,
     running_bridge,
+    sample,
+    start_bridge,
     unique_prefix,
     wait_until,
 )
 
-TICKERS = [
-    {"channel": "tickers", "instId": "BTC-USDT"},
-    {"channel": "tickers", "instId": "ETH-USDT"},
-]
-
-
-def tickers_connection(sim: OkxSimulator) -> dict[str, object]:
-    return {
-        "name": "okx-tickers",
-        "exchange": "okx",
-        "url": sim.url(PUBLIC_PATH),
-        "subscriptions": TICKERS,
-        **fast_reconnect(),
-    }
+READY_AGAIN_SECONDS = 180
+"""How long a restarted broker may take to take records again: seconds on a quiet machine, far
+more on a loaded one (the JVM starts, the producer's reconnect backs off)."""
 
 
 async def count_tickers(bootstrap: str, topic: str, expected: int) -> list[str]:
     """Every ticker element in ``topic``, once ``expected`` of them are there."""
     records = await read_topic(
-        bootstrap, topic, lambda rs: len(payloads(rs, "ChannelData")) >= expected, timeout=60
+        bootstrap, topic, lambda rs: len(payloads(rs, "ChannelData")) >= expected, timeout=120
     )
     return [p["data"] for p in payloads(records, "ChannelData")]
+
+
+async def read_every_push(bridge: Bridge, sent: int) -> None:
+    """Wait until the bridge has read every push the simulator sent, then check it read no
+    other frame than the two acks and the answers to its keepalive pings: pings go on while
+    reading is blocked, so a long outage adds pongs, and only pushes are counted to wait."""
+    [session] = bridge.sessions
+
+    def events(kind: str) -> int:
+        labels = {"exchange": OKX.name, "connection": session.name, "type": kind}
+        return int(sample(bridge, "bridge_events_total", **labels))
+
+    await wait_until(
+        lambda: events("Push") >= sent, timeout=60, what="the bridge to read every push sent"
+    )
+    assert events("Push") == sent  # one ticker per frame
+    assert session.frames == sent + 2 + events("Pong")
 
 
 async def test_block_policy_loses_nothing_through_a_broker_outage(
     fresh_kafka: SandboxKafka,
 ) -> None:
     prefix = unique_prefix()
-    async with OkxSimulator(rates={"tickers": 1000}, initial_status=None) as sim:
+    async with OKX.simulator(rates={"tickers": 1000}, initial_status=None) as sim:
         settings = bridge_settings(
             fresh_kafka.bootstrap_servers,
             prefix,
-            [tickers_connection(sim)],
+            [OKX.connection(sim)],
             publisher={"overflow": "block", "buffer_max_records": 20_000},
         )
         async with running_bridge(settings) as bridge:
@@ -71,7 +81,7 @@ async def test_block_policy_loses_nothing_through_a_broker_outage(
             outage_started = time.monotonic()
             await wait_until(
                 lambda: "kafka: not connected" in bridge.readiness_problems(),
-                timeout=10,
+                timeout=30,
                 what="readiness to turn false",
             )
             peak = 0
@@ -81,16 +91,14 @@ async def test_block_policy_loses_nothing_through_a_broker_outage(
             assert peak > 1000  # the buffer rose while Kafka was away
             await asyncio.to_thread(fresh_kafka.start_broker)
             await wait_until(
-                lambda: bridge.readiness_problems() == [], timeout=60, what="readiness to return"
+                lambda: bridge.readiness_problems() == [],
+                timeout=READY_AGAIN_SECONDS,
+                what="readiness to return",
             )
             await asyncio.sleep(1)
             await sim.pause_generators()
             sent = sim.stats.pushes_total
-            await wait_until(
-                lambda: bridge.sessions[0].frames == sent + 2,
-                timeout=30,
-                what="the bridge to read every frame sent",
-            )
+            await read_every_push(bridge, sent)
         rate = sent / (time.monotonic() - outage_started + 3)
     data = await count_tickers(fresh_kafka.bootstrap_servers, prefix + "okx.tickers", sent)
     assert len(data) == sent, f"{sent} sent, {len(data)} in Kafka"
@@ -104,11 +112,11 @@ async def test_block_policy_loses_nothing_through_a_broker_outage(
 
 async def test_drop_policy_counts_every_drop_and_marks_the_gap(fresh_kafka: SandboxKafka) -> None:
     prefix = unique_prefix()
-    async with OkxSimulator(rates={"tickers": 500}, initial_status=None) as sim:
+    async with OKX.simulator(rates={"tickers": 500}, initial_status=None) as sim:
         settings = bridge_settings(
             fresh_kafka.bootstrap_servers,
             prefix,
-            [tickers_connection(sim)],
+            [OKX.connection(sim)],
             publisher={"overflow": "drop", "buffer_max_records": 200},
         )
         async with running_bridge(settings) as bridge:
@@ -117,15 +125,15 @@ async def test_drop_policy_counts_every_drop_and_marks_the_gap(fresh_kafka: Sand
             await asyncio.to_thread(fresh_kafka.stop_broker)
             await asyncio.sleep(6)
             await asyncio.to_thread(fresh_kafka.start_broker)
-            await wait_until(lambda: bridge.readiness_problems() == [], timeout=60, what="recovery")
+            await wait_until(
+                lambda: bridge.readiness_problems() == [],
+                timeout=READY_AGAIN_SECONDS,
+                what="recovery",
+            )
             await asyncio.sleep(2)  # records after the outage close each gap with a marker
             await sim.pause_generators()
             sent = sim.stats.pushes_total
-            await wait_until(
-                lambda: bridge.sessions[0].frames == sent + 2,
-                timeout=30,
-                what="the bridge to read every frame sent",
-            )
+            await read_every_push(bridge, sent)
         metrics = bridge.metrics.render().decode()
     dropped = float(
         re.search(r'bridge_records_dropped_total\{topic="okx.tickers"\} (\S+)', metrics)[1]
@@ -153,18 +161,11 @@ async def test_a_missing_broker_at_start_is_waited_for() -> None:
     await asyncio.to_thread(kafka.start)
     try:
         await asyncio.to_thread(kafka.stop_broker)
-        async with OkxSimulator() as sim:
+        async with OKX.simulator() as sim:
             settings = bridge_settings(
                 kafka.bootstrap_servers,
                 unique_prefix(),
-                [
-                    {
-                        "name": "okx-public",
-                        "exchange": "okx",
-                        "url": sim.url(PUBLIC_PATH),
-                        "subscriptions": [{"channel": "status"}],
-                    }
-                ],
+                [OKX.connection(sim, [{"channel": "status"}], reconnect=None)],
             )
             async with running_bridge(settings) as bridge:
                 await asyncio.sleep(3)
@@ -173,22 +174,22 @@ async def test_a_missing_broker_at_start_is_waited_for() -> None:
                 await asyncio.to_thread(kafka.start_broker)
                 await wait_until(
                     lambda: bridge.readiness_problems() == [],
-                    timeout=60,
+                    timeout=READY_AGAIN_SECONDS,
                     what="ready after the broker came",
                 )
     finally:
         await asyncio.to_thread(kafka.stop)
 
 
-def write_config(path: Path, bootstrap: str, prefix: str, url: str, **extra: object) -> Path:
+def write_config(
+    path: Path, bootstrap: str, prefix: str, sim: OkxSimulator, **extra: object
+) -> Path:
     config = {
         "instance": "sigterm-test",
         "log_level": "INFO",
         "kafka": {"bootstrap_servers": bootstrap, "topic_prefix": prefix},
         "metrics": {"host": "127.0.0.1", "port": 0},
-        "connections": [
-            {"name": "okx-tickers", "exchange": "okx", "url": url, "subscriptions": TICKERS}
-        ],
+        "connections": [OKX.connection(sim, reconnect=None)],
         **extra,
     }
     path.write_text(yaml.safe_dump(config))
@@ -218,17 +219,7 @@ class BridgeProcess:
 
     @classmethod
     async def start(cls, config: Path) -> BridgeProcess:
-        proc = await asyncio.create_subprocess_exec(
-            sys.executable,
-            "-m",
-            "bridge",
-            "run",
-            "--config",
-            str(config),
-            stderr=asyncio.subprocess.PIPE,
-            env={**os.environ, "PYTHONUNBUFFERED": "1"},
-        )
-        return cls(proc)
+        return cls(await start_bridge(config, stderr=asyncio.subprocess.PIPE))
 
     async def kill(self) -> None:
         if self.proc.returncode is None:
@@ -276,12 +267,10 @@ async def test_sigterm_flushes_every_frame_read_and_exits_0(
     fresh_kafka: SandboxKafka, tmp_path: Path
 ) -> None:
     prefix = unique_prefix()
-    async with OkxSimulator(rates={"tickers": 300}, initial_status=None) as sim:
-        config = write_config(
-            tmp_path / "bridge.yaml", fresh_kafka.bootstrap_servers, prefix, sim.url(PUBLIC_PATH)
-        )
+    async with OKX.simulator(rates={"tickers": 300}, initial_status=None) as sim:
+        config = write_config(tmp_path / "bridge.yaml", fresh_kafka.bootstrap_servers, prefix, sim)
         proc = await BridgeProcess.start(config)
-        await proc.wait_for_line("all 2 subscriptions acknowledged", 30)
+        await proc.wait_for_line("all 2 subscriptions acknowledged", 60)
         await asyncio.sleep(3)
         proc.signal(signal.SIGTERM)
         line = await proc.wait_for_line(r"stopped reading: \d+ frame", 30)
@@ -296,21 +285,29 @@ async def test_sigterm_flushes_every_frame_read_and_exits_0(
     assert len(tickers) == frames - 2  # all frames but the two acks are ticker pushes
 
 
+async def subscribed_then_kafka_away(
+    kafka: SandboxKafka, tmp_path: Path, sim: OkxSimulator, flush_timeout: float
+) -> BridgeProcess:
+    """A ``bridge run`` process subscribed and streaming, then its broker stopped."""
+    config = write_config(
+        tmp_path / "bridge.yaml",
+        kafka.bootstrap_servers,
+        unique_prefix(),
+        sim,
+        shutdown={"flush_timeout_seconds": flush_timeout},
+    )
+    proc = await BridgeProcess.start(config)
+    await proc.wait_for_line("all 2 subscriptions acknowledged", 60)
+    await asyncio.to_thread(kafka.stop_broker)
+    await asyncio.sleep(1)
+    return proc
+
+
 async def test_sigterm_with_kafka_away_ends_at_the_deadline_and_reports(
     fresh_kafka: SandboxKafka, tmp_path: Path
 ) -> None:
-    async with OkxSimulator(rates={"tickers": 200}, initial_status=None) as sim:
-        config = write_config(
-            tmp_path / "bridge.yaml",
-            fresh_kafka.bootstrap_servers,
-            unique_prefix(),
-            sim.url(PUBLIC_PATH),
-            shutdown={"flush_timeout_seconds": 2},
-        )
-        proc = await BridgeProcess.start(config)
-        await proc.wait_for_line("all 2 subscriptions acknowledged", 30)
-        await asyncio.to_thread(fresh_kafka.stop_broker)
-        await asyncio.sleep(1)
+    async with OKX.simulator(rates={"tickers": 200}, initial_status=None) as sim:
+        proc = await subscribed_then_kafka_away(fresh_kafka, tmp_path, sim, flush_timeout=2)
         started = time.monotonic()
         proc.signal(signal.SIGTERM)
         line = await proc.wait_for_line(r"not delivered within the 2 s flush deadline", 30)
@@ -320,18 +317,8 @@ async def test_sigterm_with_kafka_away_ends_at_the_deadline_and_reports(
 
 
 async def test_a_second_sigterm_exits_at_once(fresh_kafka: SandboxKafka, tmp_path: Path) -> None:
-    async with OkxSimulator(rates={"tickers": 200}, initial_status=None) as sim:
-        config = write_config(
-            tmp_path / "bridge.yaml",
-            fresh_kafka.bootstrap_servers,
-            unique_prefix(),
-            sim.url(PUBLIC_PATH),
-            shutdown={"flush_timeout_seconds": 60},
-        )
-        proc = await BridgeProcess.start(config)
-        await proc.wait_for_line("all 2 subscriptions acknowledged", 30)
-        await asyncio.to_thread(fresh_kafka.stop_broker)
-        await asyncio.sleep(1)
+    async with OKX.simulator(rates={"tickers": 200}, initial_status=None) as sim:
+        proc = await subscribed_then_kafka_away(fresh_kafka, tmp_path, sim, flush_timeout=60)
         proc.signal(signal.SIGTERM)
         await proc.wait_for_line("shutting down", 10)
         started = time.monotonic()
