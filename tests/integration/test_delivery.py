@@ -81,7 +81,7 @@ async def test_block_policy_loses_nothing_through_a_broker_outage(
             outage_started = time.monotonic()
             await wait_until(
                 lambda: "kafka: not connected" in bridge.readiness_problems(),
-                timeout=30,
+                timeout=10,
                 what="readiness to turn false",
             )
             peak = 0
