@@ -36,7 +36,7 @@ from bridge.exchanges.base import Adapter
 from bridge.exchanges.events import Event, ExchangeError, Heartbeat, Pong, Push, Unrecognized
 from bridge.frame import ConnectionInfo, Frame
 from bridge.sandbox.okex_v1 import deflate
-from tests.integration.exchanges import MAX_FRAME_BYTES, Exchange, each_exchange
+from tests.integration.exchanges import MAX_FRAME_BYTES, OKX, Exchange, each_exchange
 from tests.integration.harness import (
     bridge_settings,
     markers,
@@ -382,3 +382,22 @@ async def test_an_oversized_frame_closes_the_connection_which_comes_back(
     # pushes flow again on the new connection, after the markers
     ids = [r.value["connection_id"] for r in records if exchange.is_marked(r, "515151.5")]
     assert ids == [f"{name}#2"]
+
+
+async def test_a_text_frame_that_is_not_utf8_is_counted_as_such(kafka_bootstrap: str) -> None:
+    """RFC 6455 has the client close with 1007; the reconnect says why (not
+    ``connection_lost``), and the connection comes back."""
+    prefix = unique_prefix()
+    async with OKX.simulator(initial_status=None) as sim:
+        settings = bridge_settings(kafka_bootstrap, prefix, [OKX.connection(sim)])
+        async with running_bridge(settings) as bridge:
+            await wait_until(lambda: bridge.sessions[0].subscribed, what="subscription")
+            [conn] = sim.connections
+            await conn.websocket.send(b'{"arg":"\xff\xfe"}', text=True)
+            await wait_until(
+                lambda: bridge.sessions[0].connects == 2 and bridge.sessions[0].subscribed,
+                timeout=20,
+                what="the connection to come back",
+            )
+            reasons = reconnect_reasons(bridge)
+    assert reasons == {"invalid_utf8": 1.0}

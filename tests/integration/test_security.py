@@ -8,6 +8,7 @@ run wrote to Kafka (raw frames and dead letters included)."""
 from __future__ import annotations
 
 import asyncio
+import json
 import signal
 import subprocess
 import urllib.request
@@ -26,6 +27,8 @@ from bridge.sandbox.okx import BUSINESS_PATH, PUBLIC_PATH, OkxAccount, OkxSimula
 from bridge.settings import Settings
 from tests.integration.conftest import start_sandbox_kafka
 from tests.integration.harness import (
+    bridge_settings,
+    fast_reconnect,
     payloads,
     read_topic,
     run_cli,
@@ -294,3 +297,48 @@ async def all_records(kafka: SandboxKafka, prefix: str) -> list[bytes]:
         return found
     finally:
         await consumer.stop()
+
+
+async def test_a_credential_an_exchange_echoes_reaches_no_record(kafka_bootstrap: str) -> None:
+    """An OKX error that quotes the API key: the typed event on okx.events, the raw frame and
+    any dead letter carry ``***`` where the key was."""
+    prefix = unique_prefix()
+    key, secret, passphrase = "echo-key-7f3a9c2e", "echo-secret-51d0b7aa", "echo-phrase-90c1"
+    account = OkxAccount(secret=secret, passphrase=passphrase, vip_level=1)
+    async with OkxSimulator(initial_status=None, accounts={key: account}) as sim:
+        conn = {
+            "name": "okx-business",
+            "exchange": "okx",
+            "url": sim.url(BUSINESS_PATH),
+            "subscriptions": [{"channel": "economic-calendar"}],
+            "credentials": {"api_key": key, "secret_key": secret, "passphrase": passphrase},
+            **fast_reconnect(),
+        }
+        settings = bridge_settings(kafka_bootstrap, prefix, [conn])
+        async with running_bridge(settings) as bridge:
+            await wait_until(lambda: bridge.sessions[0].subscribed, what="subscription")
+            await sim.send_raw(
+                json.dumps(
+                    {
+                        "event": "error",
+                        "code": "60005",
+                        "msg": f"Invalid apiKey {key}",
+                        "connId": "x1",
+                    }
+                )
+            )
+            events = await read_topic(
+                kafka_bootstrap,
+                prefix + "okx.events",
+                lambda rs: any(p["code"] == "60005" for p in payloads(rs, "ConnectionEvent")),
+            )
+            raw = await read_topic(
+                kafka_bootstrap,
+                prefix + "okx.raw",
+                lambda rs: any(b"60005" in r.value["data"] for r in rs),
+            )
+    [error] = [p for p in payloads(events, "ConnectionEvent") if p["code"] == "60005"]
+    assert error["message"] == "Invalid apiKey ***"
+    everything = repr([r.value for r in events + raw]).encode()
+    for value in (key, secret, passphrase):
+        assert value.encode() not in everything
