@@ -84,16 +84,14 @@ class ControlChannel:
         self.topic = topic
         self.on_record = on_record
         self._partition = TopicPartition(topic, 0)
-        options = dict(bootstrap_servers=bootstrap_servers, **client_options)
-        self._producer = AIOKafkaProducer(
-            client_id=f"{client_id}-cluster", acks="all", enable_idempotence=True, **options
-        )
-        self._consumer = AIOKafkaConsumer(
-            client_id=f"{client_id}-cluster",
-            enable_auto_commit=False,
-            fetch_max_wait_ms=FETCH_WAIT_MS,
-            **options,
-        )
+        self._options = {
+            "bootstrap_servers": bootstrap_servers,
+            "client_id": f"{client_id}-cluster",
+            **client_options,
+        }
+        # made in start(): aiokafka clients belong to the running event loop
+        self._producer: AIOKafkaProducer | None = None
+        self._consumer: AIOKafkaConsumer | None = None
         self._reader: asyncio.Task[None] | None = None
         self._read_up_to = 0
         self._progress = asyncio.Event()
@@ -101,7 +99,11 @@ class ControlChannel:
     async def start(self) -> None:
         """Connect both clients, read the topic to its end (what every member said before
         this one started), then follow it in the background."""
+        self._producer = AIOKafkaProducer(acks="all", enable_idempotence=True, **self._options)
         await self._producer.start()
+        self._consumer = AIOKafkaConsumer(
+            enable_auto_commit=False, fetch_max_wait_ms=FETCH_WAIT_MS, **self._options
+        )
         await self._consumer.start()
         self._consumer.assign([self._partition])
         await self._consumer.seek_to_beginning(self._partition)
@@ -113,13 +115,15 @@ class ControlChannel:
             self._reader.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._reader
-        with contextlib.suppress(KafkaError):
-            await self._consumer.stop()
-        with contextlib.suppress(KafkaError):
-            await self._producer.stop()
+        for client in (self._consumer, self._producer):
+            if client is not None:
+                with contextlib.suppress(KafkaError):
+                    await client.stop()
+        self._consumer = self._producer = None
 
     async def caught_up(self) -> None:
         """Wait until the view holds every record written before this call."""
+        assert self._consumer is not None, "start() first"
         end = (await self._consumer.end_offsets([self._partition]))[self._partition]
         while self._read_up_to < end:
             if self._reader is not None and self._reader.done():
@@ -132,6 +136,8 @@ class ControlChannel:
         take it (the caller bounds the wait by cancelling)."""
         backoff = Backoff(0.2, 5.0)
         while True:
+            if self._producer is None:
+                raise KafkaError("the control channel is stopped")
             try:
                 await self._producer.send_and_wait(
                     self.topic, encode_control(record), key=record.key
@@ -148,6 +154,7 @@ class ControlChannel:
                 await asyncio.sleep(delay)
 
     async def _read(self) -> None:
+        assert self._consumer is not None
         while True:
             batches = await self._consumer.getmany(self._partition, timeout_ms=1000)
             for message in batches.get(self._partition, []):

@@ -111,19 +111,21 @@ class GroupMember:
         client_options: Mapping[str, Any],
     ) -> None:
         self.topic = topic
-        self._consumer = AIOKafkaConsumer(
-            bootstrap_servers=bootstrap_servers,
-            client_id=f"{client_id}-group",
-            group_id=group_id,
-            enable_auto_commit=False,
-            partition_assignment_strategy=(assignor,),
-            session_timeout_ms=session_timeout_ms,
-            heartbeat_interval_ms=heartbeat_interval_ms,
+        self._options = {
+            "bootstrap_servers": bootstrap_servers,
+            "client_id": f"{client_id}-group",
+            "group_id": group_id,
+            "enable_auto_commit": False,
+            "partition_assignment_strategy": (assignor,),
+            "session_timeout_ms": session_timeout_ms,
+            "heartbeat_interval_ms": heartbeat_interval_ms,
             **client_options,
-        )
+        }
+        self._consumer: AIOKafkaConsumer | None = None  # made in start(), in the running loop
         self._polling: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
+        self._consumer = AIOKafkaConsumer(**self._options)
         await self._consumer.start()
         self._consumer.subscribe([self.topic])
         self._polling = asyncio.get_running_loop().create_task(self._poll(), name="cluster-group")
@@ -135,13 +137,16 @@ class GroupMember:
             with contextlib.suppress(asyncio.CancelledError, KafkaError):
                 await self._polling
             self._polling = None
-        with contextlib.suppress(KafkaError):
-            await self._consumer.stop()
+        if self._consumer is not None:
+            with contextlib.suppress(KafkaError):
+                await self._consumer.stop()
+            self._consumer = None
 
     async def _poll(self) -> None:
         """Keep the consumer active. aiokafka rejoins after a rebalance only while the
         application fetches (its max_poll_interval); there is never a record to fetch (no
         partition is assigned), so this waits a second at a time."""
+        assert self._consumer is not None
         while True:
             try:
                 await self._consumer.getmany(timeout_ms=1000)

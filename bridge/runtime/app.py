@@ -92,6 +92,7 @@ class Bridge:
         self._limiters: dict[str, ConnectLimiter] = {}
         self._sessions: dict[str, Session] = {}
         self._tasks: dict[str, asyncio.Task[None]] = {}
+        self._ended_frames = 0  # frames of sessions stopped at run time (group mode)
         self.cluster: ClusterRunner | None = None
         if settings.cluster.mode == "group":
             self.candidates = settings.enabled_connections
@@ -191,6 +192,7 @@ class Bridge:
             for late in pending:
                 late.cancel()
         # Gone from this instance: its gauges would say "down" while another holds it.
+        self._ended_frames += session.frames
         del self._sessions[connection]
         self._tasks.pop(connection, None)
         self.metrics.forget_connection(
@@ -247,7 +249,7 @@ class Bridge:
         for session in self.sessions:
             await session.stop()
         _, still_delivering = await asyncio.wait(tasks, timeout=deadline) if tasks else ((), ())
-        frames = sum(s.frames for s in self.sessions)
+        frames = self._ended_frames + sum(s.frames for s in self.sessions)
         log.info(
             "stopped reading: %d frame(s) received; waiting for Kafka to acknowledge %d record(s)",
             frames,
