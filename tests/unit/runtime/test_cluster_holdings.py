@@ -156,3 +156,18 @@ def test_a_rebalance_round_trip_through_the_leader() -> None:
     subscribed = record(take.connection, ControlState.SUBSCRIBED, "b#2", take.epoch)
     assert observe(a, subscribed) == [Release(take.connection, handed_over=True)]
     assert set(a.held) | set(b.held) == {"x", "y"} and not set(a.held) & set(b.held)
+
+
+def test_a_member_that_was_expelled_gives_its_connection_up_to_the_one_holding_it_now() -> None:
+    """a lost contact with the group (its heartbeats did not arrive), b took x over at epoch 5
+    and said subscribed; when a is back its old grant loses and it lets x go at once."""
+    a, b = holdings("a#1", names=("x",)), holdings("b#2", names=("x",))
+    a.assigned(Assignment(3, 2, {"x": (3, None)}), now=0)
+    b.assigned(Assignment(5, 1, {"x": (5, None)}), now=1)
+    subscribed = record("x", ControlState.SUBSCRIBED, "b#2", 5)
+    a.view.add(subscribed)
+    b.view.add(subscribed)
+    decided = assignments({"m-a": a.report(), "m-b": b.report()})
+    assert decided["m-b"].grants == {"x": (5, None)}  # b keeps it: the later grant
+    assert a.assigned(decided["m-a"], now=2) == [Release("x", handed_over=True)]
+    assert b.assigned(decided["m-b"], now=2) == []
