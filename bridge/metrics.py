@@ -237,7 +237,7 @@ class Metrics:
         self.duplicates.labels(exchange, connection)
         for state in SUBSCRIPTION_STATES:
             self.subscriptions.labels(exchange, connection, state).set(0)
-        self.exchange_maintenance.labels(exchange).set(0)
+        self.exchange_maintenance.labels(exchange)  # at 0 when new; kept when already known
         for channel in channels:
             self.last_message.labels(exchange, connection, channel)
 

@@ -111,10 +111,12 @@ class ControlChannel:
         await self.caught_up()
 
     async def stop(self) -> None:
+        """Close both clients; safe to call more than once."""
         if self._reader is not None:
             self._reader.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._reader
+            self._reader = None
         for client in (self._consumer, self._producer):
             if client is not None:
                 with contextlib.suppress(KafkaError):
@@ -156,7 +158,12 @@ class ControlChannel:
     async def _read(self) -> None:
         assert self._consumer is not None
         while True:
-            batches = await self._consumer.getmany(self._partition, timeout_ms=1000)
+            try:
+                batches = await self._consumer.getmany(self._partition, timeout_ms=1000)
+            except KafkaError as exc:  # the consumer reconnects by itself; keep following
+                log.warning("reading the control topic: %s", exc)
+                await asyncio.sleep(1)
+                continue
             for message in batches.get(self._partition, []):
                 self._read_up_to = message.offset + 1
                 if message.value is None:
@@ -169,5 +176,7 @@ class ControlChannel:
                 if self.view.add(record):
                     self.on_record(record)
             # Past the last record even when the batch was empty (compaction leaves holes).
-            self._read_up_to = max(self._read_up_to, await self._consumer.position(self._partition))
+            with contextlib.suppress(KafkaError):
+                position = await self._consumer.position(self._partition)
+                self._read_up_to = max(self._read_up_to, position)
             self._progress.set()

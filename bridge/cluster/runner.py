@@ -43,6 +43,7 @@ from bridge.cluster.holdings import (
 )
 from bridge.cluster.protocol import ControlRecord, ControlState
 from bridge.metrics import Metrics
+from bridge.retry import Backoff
 
 log = logging.getLogger(__name__)
 
@@ -125,11 +126,24 @@ class ClusterRunner:
     # -- life ------------------------------------------------------------------------------------
 
     async def start(self) -> None:
-        """Read the control topic to its end, then join the group."""
+        """Read the control topic to its end, then join the group; retried while Kafka does
+        not answer (the publisher reached it a moment ago, so it rarely has to be)."""
         bootstrap, topic, client_id, options = self._bootstrap
-        await ensure_control_topic(bootstrap, topic, client_id, options)
-        await self.control.start()
-        await self.member.start()
+        backoff = Backoff(0.5, 15.0)
+        while True:
+            try:
+                await ensure_control_topic(bootstrap, topic, client_id, options)
+                await self.control.start()
+                await self.member.start()
+                break
+            except KafkaError as exc:
+                await self.control.stop()
+                await self.member.leave()
+                delay = backoff.next_delay()
+                log.warning(
+                    "cannot join group %s (%s); retrying in %.1f s", self.group_id, exc, delay
+                )
+                await asyncio.sleep(delay)
         self._loop = asyncio.get_running_loop().create_task(self._run(), name="cluster")
         log.info("joining group %s as %s (control topic %s)", self.group_id, self.holder, topic)
 
