@@ -291,6 +291,11 @@ def test_each_connection_is_held_once_and_a_joining_instance_takes_only_its_shar
     assert sorted(Counter(after.values()).values()) == [2, 2, 3]
     moved = {conn for conn in g.instruments if after[conn] != before[conn]}
     assert moved == {conn for conn, holder in after.items() if holder == "c"}, (before, after)
+    # A connection that moved away is gone from its old holder's gauges (a 0 there would fire
+    # BridgeConnectionDown for a connection that is up elsewhere).
+    for conn in moved:
+        series = samples(g.bridges[before[conn]].metrics(), "bridge_connection_up")
+        assert conn not in {labels["connection"] for labels, _ in series}
     time.sleep(1.0)  # pushes after the move
     done_us = g.finish()
 
