@@ -114,12 +114,19 @@ class ControlView:
         self.epoch = max(self.epoch, record.epoch)
         return True
 
-    def start_for(self, connection: str, holder: str) -> Start:
-        """How ``holder`` starts ``connection`` when no live member hands it over."""
+    def start_for(
+        self, connection: str, holder: str, *, stale_before_ms: int | None = None
+    ) -> Start:
+        """How ``holder`` starts ``connection`` when no live member hands it over.
+        ``stale_before_ms``: a ``releasing`` record written before this (wall clock, ms) is from
+        a holder that would have given up by now and written ``released``; as it did not, it
+        died while handing over, and nobody marked its gap."""
         record = self.latest.get(connection)
         if record is None or record.holder == holder or record.state is ControlState.RELEASED:
             return Start.FRESH
-        if record.state is ControlState.RELEASING:
+        if record.state is ControlState.RELEASING and (
+            stale_before_ms is None or record.time_ms >= stale_before_ms
+        ):
             return Start.HANDOVER
         return Start.HOLDER_LOST
 
@@ -176,8 +183,16 @@ class Holdings:
 
     # -- inputs ----------------------------------------------------------------------------------
 
-    def assigned(self, assignment: Assignment, now: float) -> list[Action]:
-        """A new assignment from the leader (the control view caught up first)."""
+    def assigned(
+        self, assignment: Assignment, now: float, wall_ms: int | None = None
+    ) -> list[Action]:
+        """A new assignment from the leader (the control view caught up first). ``now``:
+        monotonic seconds, for deadlines; ``wall_ms``: the wall clock, to tell a ``releasing``
+        record of a holder that died while handing over (None: not judged)."""
+        stale = None
+        if wall_ms is not None:
+            # the holder's deadline, and as much again for clocks that disagree
+            stale = wall_ms - round(2 * self.timeout * 1000)
         if self.left:
             return []
         self.epoch = max(self.epoch, assignment.epoch)
@@ -194,7 +209,11 @@ class Holdings:
                 actions.append(Retake(name, epoch))
             else:
                 self.held[name] = epoch
-                start = Start.HANDOVER if previous else self.view.start_for(name, self.holder)
+                start = (
+                    Start.HANDOVER
+                    if previous
+                    else self.view.start_for(name, self.holder, stale_before_ms=stale)
+                )
                 actions.append(Take(name, start, epoch))
         for name in sorted(set(self.held) - set(assignment.grants)):
             del self.held[name]

@@ -232,7 +232,7 @@ class ClusterRunner:
             case Assignment():
                 await self._catch_up()
                 self._rebalances.inc()
-                actions = self.holdings.assigned(item, now)
+                actions = self.holdings.assigned(item, now, time.time_ns() // 1_000_000)
                 log.info(
                     "assignment epoch %d (%d member(s)): holding %s; releasing %s",
                     item.epoch,

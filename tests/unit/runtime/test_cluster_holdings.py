@@ -63,6 +63,20 @@ def test_the_control_topic_says_how_a_connection_nobody_hands_over_starts() -> N
     ]
 
 
+def test_a_holder_that_died_while_handing_over_left_a_gap() -> None:
+    """A ``releasing`` record from longer ago than its writer's deadline (twice, for clocks):
+    its writer would have written ``released`` by then; it died instead."""
+    h = holdings(names=("x", "y"))
+    h.view.add(ControlRecord(GROUP, "x", ControlState.RELEASING, "old#1", "old", 3, 1_000_000))
+    h.view.add(ControlRecord(GROUP, "y", ControlState.RELEASING, "old#1", "old", 3, 1_020_000))
+    grants = {"x": (4, None), "y": (4, None)}
+    wall_ms = 1_000_000 + 2 * round(TIMEOUT * 1000) + 1
+    assert h.assigned(Assignment(4, 1, grants), now=0, wall_ms=wall_ms) == [
+        Take("x", Start.HOLDER_LOST, 4),
+        Take("y", Start.HANDOVER, 4),  # still within its writer's deadline
+    ]
+
+
 def test_a_lost_connection_stays_open_until_its_successor_is_subscribed() -> None:
     h = holdings()
     h.assigned(Assignment(1, 1, {"x": (1, None), "y": (1, None)}), now=0)
