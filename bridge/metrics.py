@@ -7,6 +7,7 @@ topic) or by the exchange's code tables (code, reason): never an instrument or a
 
 from __future__ import annotations
 
+import contextlib
 from bisect import bisect_left
 from collections.abc import Iterable, Sequence
 
@@ -24,6 +25,8 @@ from bridge import __version__
 DEADLETTER_STAGES = ("classify", "encode", "deliver")
 """Where a frame can fail: the adapter did not understand it, it did not fit its schema, or
 Kafka refused one of its records for good (too large, invalid topic, not authorised)."""
+
+SUBSCRIPTION_STATES = ("pending", "subscribed", "failed")
 
 LAG_BUCKETS = (
     0.0005,
@@ -195,6 +198,43 @@ class Metrics:
         self.kafka_up = Gauge(
             "bridge_kafka_up", "1 while the Kafka producer is connected", registry=r
         )
+        # group mode (cluster.mode: group); no samples in static mode
+        self.cluster_member = Gauge(
+            "bridge_cluster_member",
+            "1 while this instance is a member of its group with an assignment",
+            ["group"],
+            registry=r,
+        )
+        self.cluster_connections = Gauge(
+            "bridge_cluster_connections",
+            "Connections this instance holds: held (assigned to it), releasing (assigned "
+            "elsewhere, open until the new holder is subscribed)",
+            ["group", "state"],
+            registry=r,
+        )
+        self.cluster_epoch = Gauge(
+            "bridge_cluster_epoch", "Epoch of the last assignment received", ["group"], registry=r
+        )
+        self.cluster_rebalances = Counter(
+            "bridge_cluster_rebalances_total",
+            "Assignments received from the group's leader (one per rebalance)",
+            ["group"],
+            registry=r,
+        )
+        self.cluster_takeovers = Counter(
+            "bridge_cluster_takeovers_total",
+            "Connections taken over, by how: fresh (nobody held it), handover (from a live "
+            "holder, no gap), holder_lost (its holder vanished: a gap)",
+            ["group", "start"],
+            registry=r,
+        )
+        self.cluster_releases = Counter(
+            "bridge_cluster_releases_total",
+            "Connections given up: handed_over (closed once the new holder was subscribed), "
+            "closed (no successor in time)",
+            ["group", "outcome"],
+            registry=r,
+        )
 
     def init_connection(self, exchange: str, connection: str, channels: Iterable[str]) -> None:
         """Create every label set a connection will use, at zero, so rates work from the start."""
@@ -202,11 +242,24 @@ class Metrics:
         self.connection_attempts.labels(exchange, connection)
         self.connection_up.labels(exchange, connection).set(0)
         self.duplicates.labels(exchange, connection)
-        for state in ("pending", "subscribed", "failed"):
+        for state in SUBSCRIPTION_STATES:
             self.subscriptions.labels(exchange, connection, state).set(0)
-        self.exchange_maintenance.labels(exchange).set(0)
+        self.exchange_maintenance.labels(exchange)  # at 0 when new; kept when already known
         for channel in channels:
             self.last_message.labels(exchange, connection, channel)
+
+    def forget_connection(self, exchange: str, connection: str, channels: Iterable[str]) -> None:
+        """Remove the gauges of a connection this instance no longer holds (group mode): it is
+        up on another instance, and a 0 here would read as down. Counters stay: their history
+        is still true."""
+        for gauge, labels in (
+            (self.connection_up, [(exchange, connection)]),
+            (self.subscriptions, [(exchange, connection, s) for s in SUBSCRIPTION_STATES]),
+            (self.last_message, [(exchange, connection, c) for c in channels]),
+        ):
+            for label_values in labels:
+                with contextlib.suppress(KeyError):
+                    gauge.remove(*label_values)
 
     def init_topics(self, topics: Iterable[str]) -> None:
         for topic in topics:

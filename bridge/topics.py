@@ -26,6 +26,8 @@ DEADLETTER_TOPIC = "bridge.deadletter"
 """Default topic for frames that could not be classified or encoded."""
 SCHEMAS_TOPIC = "bridge.schemas"
 """Default compacted topic of every schema the bridge writes (registry-less mode)."""
+CLUSTER_TOPIC = "bridge.cluster"
+"""Compacted control topic of group mode: who holds which connection (bridge.cluster)."""
 
 RAW_SCHEMA = "bridge/raw"
 DEADLETTER_SCHEMA = "bridge/deadletter"

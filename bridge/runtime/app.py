@@ -1,4 +1,10 @@
-"""Wiring: settings in, sessions + pipeline + publisher + health server out."""
+"""Wiring: settings in, sessions + pipeline + publisher + health server out.
+
+Which connections this instance holds depends on ``cluster.mode``: in static mode its shard's
+(``bridge.sharding``), all built at start; in group mode whatever the group assigns it, started
+and stopped while it runs by :class:`~bridge.cluster.runner.ClusterRunner`, for which the
+bridge is the :class:`~bridge.cluster.runner.Host`.
+"""
 
 from __future__ import annotations
 
@@ -7,7 +13,6 @@ import contextlib
 import logging
 import ssl
 import time
-from collections.abc import Sequence
 
 from bridge.avro.formats import ConfluentEncoder
 from bridge.avro.records import Codec
@@ -18,18 +23,28 @@ from bridge.avro.registration import (
     written_topics,
 )
 from bridge.avro.registry import RegistryClient
+from bridge.cluster.holdings import Start
+from bridge.cluster.runner import ClusterRunner
 from bridge.exchanges import adapter_class
 from bridge.exchanges.base import Adapter
 from bridge.health import HealthServer
 from bridge.metrics import Metrics, set_info
+from bridge.runtime.link import Continuity
 from bridge.runtime.pipeline import Pipeline
 from bridge.runtime.publisher import Publisher
 from bridge.runtime.session import ConnectLimiter, Session, SessionOptions
 from bridge.settings import ConnectionSettings, Settings
 from bridge.sharding import owned_connections
-from bridge.topics import group_topics, with_prefix
+from bridge.topics import CLUSTER_TOPIC, group_topics, with_prefix
 
 log = logging.getLogger(__name__)
+
+# How a session's first full subscription is marked, by how it took its connection.
+_FIRST_MARKER = {
+    Start.FRESH: ("resubscribed", "started"),
+    Start.HANDOVER: ("handover", "taken_over"),
+    Start.HOLDER_LOST: ("resubscribed", "holder_lost"),
+}
 
 
 def ssl_context_for(conn: ConnectionSettings) -> ssl.SSLContext | None:
@@ -76,7 +91,17 @@ class Bridge:
         )
         # one per exchange: its connection rate limit is per IP, whatever the connection
         self._limiters: dict[str, ConnectLimiter] = {}
-        self.sessions = [self._session(conn) for conn in owned_connections(settings)]
+        self._sessions: dict[str, Session] = {}
+        self._tasks: dict[str, asyncio.Task[None]] = {}
+        self._ended_frames = 0  # frames of sessions stopped at run time (group mode)
+        self.cluster: ClusterRunner | None = None
+        if settings.cluster.mode == "group":
+            self.candidates = settings.enabled_connections
+            self.cluster = self._cluster_runner()
+        else:
+            self.candidates = owned_connections(settings)
+            for conn in self.candidates:
+                self._sessions[conn.name] = self._session(conn)
         self.health = HealthServer(
             self.metrics, self.readiness_problems, settings.metrics.host, settings.metrics.port
         )
@@ -84,7 +109,29 @@ class Bridge:
         self.metrics.ready.set_function(lambda: int(not self.readiness_problems()))
         self._init_metrics()
 
-    def _session(self, conn: ConnectionSettings) -> Session:
+    @property
+    def sessions(self) -> list[Session]:
+        """The sessions this instance holds now (in group mode they come and go)."""
+        return list(self._sessions.values())
+
+    def _cluster_runner(self) -> ClusterRunner:
+        kafka, cluster = self.settings.kafka, self.settings.cluster
+        return ClusterRunner(
+            self,
+            self.metrics,
+            connections=[c.name for c in self.candidates],
+            instance=self.settings.instance_name,
+            group_id=cluster.group_id,
+            topic=with_prefix(kafka.topic_prefix, CLUSTER_TOPIC),
+            bootstrap_servers=kafka.bootstrap_servers,
+            client_id=kafka.client_id,
+            client_options=kafka.client_options(),
+            session_timeout_ms=cluster.session_timeout_ms,
+            heartbeat_interval_ms=cluster.heartbeat_interval_ms,
+            handover_timeout_seconds=cluster.handover_timeout_seconds,
+        )
+
+    def _session(self, conn: ConnectionSettings, start: Start = Start.FRESH) -> Session:
         cls = adapter_class(conn.exchange)
         credentials = conn.adapter_credentials()
         subscriptions = conn.subscriptions
@@ -114,7 +161,47 @@ class Bridge:
             options=options,
             pipeline=self.pipeline,
             metrics=self.metrics,
+            continuity=Continuity(_FIRST_MARKER[start]),
+            opening_gap="holder_lost" if start is Start.HOLDER_LOST else None,
         )
+
+    # -- the Host of the cluster runner: sessions started and stopped at run time ---------------
+
+    def start_session(self, connection: str, start: Start) -> asyncio.Event:
+        session = self._session(self._candidate(connection), start)
+        self._sessions[connection] = session
+        self._init_connection_metrics(session)
+        self._tasks[connection] = asyncio.get_running_loop().create_task(
+            session.run(), name=f"session:{connection}"
+        )
+        return session.first_subscribed
+
+    def first_subscribed(self, connection: str) -> asyncio.Event:
+        return self._sessions[connection].first_subscribed
+
+    async def stop_session(self, connection: str, *, handed_over: bool) -> None:
+        session = self._sessions.get(connection)
+        task = self._tasks.get(connection)
+        if session is None:
+            return
+        await session.stop(handed_over=handed_over)
+        if task is not None:
+            # A session blocked by a full buffer finishes its frame first; not forever.
+            _, pending = await asyncio.wait(
+                {task}, timeout=self.settings.shutdown.flush_timeout_seconds
+            )
+            for late in pending:
+                late.cancel()
+        # Gone from this instance: its gauges would say "down" while another holds it.
+        self._ended_frames += session.frames
+        del self._sessions[connection]
+        self._tasks.pop(connection, None)
+        self.metrics.forget_connection(
+            session.exchange, session.name, {d.channel for d in session.destinations}
+        )
+
+    def _candidate(self, name: str) -> ConnectionSettings:
+        return next(c for c in self.candidates if c.name == name)
 
     def _limiter(self, cls: type[Adapter]) -> ConnectLimiter | None:
         if cls.connect_limit is None:
@@ -125,31 +212,45 @@ class Bridge:
 
     def _init_metrics(self) -> None:
         topics = {self.settings.publisher.deadletter_topic}
-        for session in self.sessions:
-            self.metrics.init_connection(
-                session.exchange, session.name, {d.channel for d in session.destinations}
+        for conn in self.candidates:
+            cls = adapter_class(conn.exchange)
+            topics.update(d.topic for d in cls.destinations(conn.subscriptions))
+            topics.update(
+                group_topics(cls.topic_group, raw_topics=self.settings.publisher.raw_topics)
             )
-            topics.update(d.topic for d in session.destinations)
-            group = adapter_class(session.exchange).topic_group
-            topics.update(group_topics(group, raw_topics=self.settings.publisher.raw_topics))
         self.metrics.init_topics(sorted(topics))
+        # In group mode a connection's label sets appear where it is held, when it is taken.
+        for session in self.sessions:
+            self._init_connection_metrics(session)
+
+    def _init_connection_metrics(self, session: Session) -> None:
+        self.metrics.init_connection(
+            session.exchange, session.name, {d.channel for d in session.destinations}
+        )
 
     def readiness_problems(self) -> list[str]:
         problems = [] if self.publisher.healthy else ["kafka: not connected"]
+        held = set(self._sessions)
+        if self.cluster is not None:
+            problems += self.cluster.problems()
+            held = set(self.cluster.held) & set(self._sessions)
         problems += [
-            f"connection {s.name}: not subscribed" for s in self.sessions if not s.subscribed
+            f"connection {name}: not subscribed"
+            for name in sorted(held)
+            if not self._sessions[name].subscribed
         ]
         return problems
 
-    async def _shut_down(self, tasks: Sequence[asyncio.Task[None]]) -> int:
+    async def _shut_down(self) -> int:
         """Stop reading, then wait for Kafka to acknowledge everything read, within the
         deadline. Returns how many records (at least) were not delivered."""
         deadline = self.settings.shutdown.flush_timeout_seconds
         ends_at = time.monotonic() + deadline
+        tasks = list(self._tasks.values())
         for session in self.sessions:
             await session.stop()
         _, still_delivering = await asyncio.wait(tasks, timeout=deadline) if tasks else ((), ())
-        frames = sum(s.frames for s in self.sessions)
+        frames = self._ended_frames + sum(s.frames for s in self.sessions)
         log.info(
             "stopped reading: %d frame(s) received; waiting for Kafka to acknowledge %d record(s)",
             frames,
@@ -176,7 +277,7 @@ class Bridge:
         """
         registry = self.settings.schema_registry
         topics = written_topics(
-            owned_connections(self.settings),
+            self.candidates,
             self.codec,
             raw_topics=self.settings.publisher.raw_topics,
         )
@@ -208,9 +309,8 @@ class Bridge:
         """Run until ``stop`` is set, then shut down gracefully. Returns the number of records
         that could not be delivered within the flush deadline."""
         await self.health.start()
-        tasks: Sequence[asyncio.Task[None]] = []
         try:
-            started = asyncio.ensure_future(self._prepare_schemas())
+            started = asyncio.ensure_future(self._start())
             await asyncio.wait(
                 {started, asyncio.ensure_future(stop.wait())}, return_when=asyncio.FIRST_COMPLETED
             )
@@ -218,18 +318,38 @@ class Bridge:
                 started.cancel()
                 return 0
             started.result()  # an incompatible schema ends the run here, before any session
-            tasks = [asyncio.create_task(s.run(), name=f"session:{s.name}") for s in self.sessions]
-            log.info(
-                "bridge running: %d connection(s), instance %s",
-                len(self.sessions),
-                self.settings.instance_name,
-            )
             await stop.wait()
-            return await self._shut_down(tasks)
+            if self.cluster is not None:
+                # Hand every connection over to the other members first (make-before-break).
+                await self.cluster.leave(self.settings.cluster.handover_timeout_seconds + 1)
+                await self.cluster.stop()
+            return await self._shut_down()
         finally:
-            for task in tasks:
+            for task in self._tasks.values():
                 task.cancel()
+            if self.cluster is not None:
+                with contextlib.suppress(Exception):
+                    await self.cluster.stop()
             with contextlib.suppress(Exception):
                 # what the flush could not deliver is reported already: do not wait for it
                 await self.publisher.stop(timeout=1.0 if self.publisher.buffered_records else 5.0)
             await self.health.stop()
+
+    async def _start(self) -> None:
+        await self._prepare_schemas()
+        if self.cluster is not None:
+            await self.cluster.start()
+            log.info(
+                "bridge running in group %s: %d connection(s) configured, instance %s",
+                self.settings.cluster.group_id,
+                len(self.candidates),
+                self.settings.instance_name,
+            )
+            return
+        for name, session in self._sessions.items():
+            self._tasks[name] = asyncio.create_task(session.run(), name=f"session:{name}")
+        log.info(
+            "bridge running: %d connection(s), instance %s",
+            len(self._sessions),
+            self.settings.instance_name,
+        )

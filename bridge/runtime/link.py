@@ -165,16 +165,18 @@ class Continuity:
     process.
 
     A process starts with a gap: nothing says what happened before it (another process, an
-    outage, a deploy), so its first full subscription is marked ``resubscribed`` (reason
-    ``started``). A lost link opens a gap (``disconnected``) unless one is open already or the
-    link never connected; a planned stop does too (reason ``shutdown``). The next link to be
-    fully subscribed closes the gap (``resubscribed``). A replacement subscribed while the link
-    it replaces still delivered leaves no gap (``handover``).
+    outage, a deploy), so its first full subscription is marked ``first``: ``resubscribed``
+    (reason ``started``) unless the caller knows better (in group mode, a connection taken
+    over from another instance that still delivers is a ``handover``). A lost link opens a gap
+    (``disconnected``) unless one is open already or the link never connected; a planned stop
+    does too (reason ``shutdown``). The next link to be fully subscribed closes the gap
+    (``resubscribed``). A replacement subscribed while the link it replaces still delivered
+    leaves no gap (``handover``).
     """
 
-    def __init__(self) -> None:
+    def __init__(self, first: tuple[str, str] = ("resubscribed", "started")) -> None:
         self.gap_open = True
-        self._first = True
+        self._first: tuple[str, str] | None = first
 
     def lost(self, link: Link) -> bool:
         """``link`` ended without a subscribed successor (or the bridge is stopping): True when
@@ -189,7 +191,6 @@ class Continuity:
         ``replacing``: the link took over from one that is still open (a handover)."""
         if self.gap_open:
             self.gap_open = False
-            reason = "started" if self._first else "reconnected"
-            self._first = False
-            return "resubscribed", reason
+            first, self._first = self._first, None
+            return first or ("resubscribed", "reconnected")
         return ("handover", "replacement_subscribed") if replacing else None

@@ -161,7 +161,13 @@ class Session:
         options: SessionOptions,
         pipeline: Pipeline,
         metrics: Metrics,
+        continuity: Continuity | None = None,
+        opening_gap: str | None = None,
     ) -> None:
+        """``continuity``: how the first subscription is marked (default: a process start).
+        ``opening_gap``: write a ``disconnected`` marker with this reason before connecting,
+        for a gap that whoever held the connection before could not mark (group mode: a holder
+        that vanished)."""
         self.name = name
         self.exchange = exchange
         self.instance = instance
@@ -171,10 +177,15 @@ class Session:
         self.metrics = metrics
         self.recent = RecentPushes()
         self.destinations = list(destinations)
-        self.continuity = Continuity()
+        self.continuity = continuity or Continuity()
+        self.opening_gap = opening_gap
         self._attempts = itertools.count(1)
         self._current: _Connection | None = None
         self._stopping = asyncio.Event()
+        self._handed_over = False
+        self.first_subscribed = asyncio.Event()
+        """Set when a connection is first fully subscribed (group mode tells the connection's
+        previous holder then)."""
         self.connects = 0
         self.frames = 0
 
@@ -195,6 +206,10 @@ class Session:
             floor=opts.min_connect_interval_seconds,
         )
         conn = self._spawn()
+        if self.opening_gap is not None:
+            await self.pipeline.markers(
+                conn.info, conn.marker_frame(), self.destinations, "disconnected", self.opening_gap
+            )
         while True:
             assert conn.task is not None
             await asyncio.wait({conn.task})
@@ -202,7 +217,7 @@ class Session:
             if self._stopping.is_set():
                 if conn.successor is not None and conn.successor.task is not None:
                     conn.successor.task.cancel()
-                await self._disconnected(conn, "shutdown")
+                await self._stopped(conn)
                 break
             self.metrics.reconnects.labels(self.exchange, self.name, reason).inc()
             successor = conn.successor
@@ -225,9 +240,14 @@ class Session:
                 break
             conn = self._spawn()
 
-    async def stop(self) -> None:
+    async def stop(self, *, handed_over: bool = False) -> None:
         """Stop reading. A link waiting for a frame is cancelled at once; a link delivering a
-        frame finishes that frame first (its records reach the publisher), then stops."""
+        frame finishes that frame first (its records reach the publisher), then stops.
+        ``handed_over``: another instance holds the connection now and is subscribed (group
+        mode): where the stream ends is a ``handover`` marker (reason ``released``), the end of
+        the overlap, not a gap. The first call decides."""
+        if not self._stopping.is_set():
+            self._handed_over = handed_over
         self._stopping.set()
         current = self._current
         for conn in (current, current.successor if current else None):
@@ -252,6 +272,15 @@ class Session:
         if self._current is None or not self._current.alive:
             self._current = conn
         return conn
+
+    async def _stopped(self, conn: _Connection) -> None:
+        if self._handed_over and not self.continuity.gap_open:
+            self._set_subscription_gauges(len(self.destinations), 0, 0)
+            await self.pipeline.markers(
+                conn.info, conn.marker_frame(), self.destinations, "handover", "released"
+            )
+        else:
+            await self._disconnected(conn, "shutdown")
 
     async def _disconnected(self, conn: _Connection, reason: str) -> None:
         self._set_subscription_gauges(len(self.destinations), 0, 0)
@@ -399,6 +428,7 @@ class Session:
                 await self.pipeline.markers(
                     conn.info, conn.marker_frame(), self.destinations, *marker
                 )
+            self.first_subscribed.set()  # after the marker: it starts this holder's records
 
     def _set_subscription_gauges(self, pending: int, subscribed: int, failed: int) -> None:
         g = self.metrics.subscriptions

@@ -7,6 +7,7 @@ messages that name the setting and hide secrets).
 """
 
 from bridge.settings.models import (
+    ClusterSettings,
     ConnectionSettings,
     CredentialsSettings,
     KafkaSettings,
@@ -22,6 +23,7 @@ from bridge.settings.models import (
 )
 
 __all__ = [
+    "ClusterSettings",
     "ConnectionSettings",
     "CredentialsSettings",
     "KafkaSettings",

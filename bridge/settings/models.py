@@ -49,6 +49,7 @@ from bridge.settings.loader import build, invalid, load
 
 __all__ = [
     "ConnectionSettings",
+    "ClusterSettings",
     "CredentialsSettings",
     "KafkaSettings",
     "MetricsSettings",
@@ -294,6 +295,38 @@ class ShardSettings(_Model):
         return self
 
 
+class ClusterSettings(_Model):
+    """How bridge instances share the connections (docs/OPERATIONS.md, "Scaling out").
+
+    ``static``: each instance holds the share ``shard.index`` of ``shard.count`` gives it.
+    ``group``: the instances form one Kafka consumer group and its leader assigns the
+    connections; a dead instance's connections are taken over after the session timeout, and
+    planned moves (a stop, a rolling upgrade, scaling) hand connections over without a gap."""
+
+    mode: Literal["static", "group"] = "static"
+    group_id: str = Field(default="exchange-bridge", min_length=1, max_length=249)
+    """The consumer group of the instances that share the connections (group mode)."""
+    session_timeout_ms: int = Field(default=6000, ge=1000)
+    """How long the group waits for a silent instance before its connections move. Brokers
+    refuse values below their ``group.min.session.timeout.ms`` (default 6000)."""
+    heartbeat_interval_ms: int = Field(default=2000, ge=100)
+    """How often an instance tells the group it lives, and so how soon it learns of a
+    rebalance; below a third of the session timeout."""
+    handover_timeout_seconds: float = Field(default=15.0, gt=0)
+    """How long an instance keeps a connection it gave up (or holds when stopping) waiting
+    for the new holder to be subscribed; then it closes it anyway."""
+
+    @model_validator(mode="after")
+    def _heartbeat_below_session(self) -> ClusterSettings:
+        if self.heartbeat_interval_ms * 3 > self.session_timeout_ms:
+            raise invalid(
+                f"must be at most a third of session_timeout_ms ({self.session_timeout_ms}); "
+                f"got {self.heartbeat_interval_ms}",
+                "heartbeat_interval_ms",
+            )
+        return self
+
+
 class CredentialsSettings(_Model):
     """All optional. Values are :class:`~pydantic.SecretStr`; use ``.get_secret_value()``."""
 
@@ -472,6 +505,7 @@ class Settings(_Model):
     publisher: PublisherSettings = Field(default_factory=PublisherSettings)
     shutdown: ShutdownSettings = Field(default_factory=ShutdownSettings)
     shard: ShardSettings = Field(default_factory=ShardSettings)
+    cluster: ClusterSettings = Field(default_factory=ClusterSettings)
     connections: list[ConnectionSettings] = Field(default_factory=list)
 
     # POD_NAME and HOSTNAME from the environment the settings were built with (None: built
@@ -489,7 +523,14 @@ class Settings(_Model):
         return value.upper() if isinstance(value, str) else value
 
     @field_validator(
-        "kafka", "schema_registry", "metrics", "publisher", "shutdown", "shard", mode="before"
+        "kafka",
+        "schema_registry",
+        "metrics",
+        "publisher",
+        "shutdown",
+        "shard",
+        "cluster",
+        mode="before",
     )
     @classmethod
     def _empty_section(cls, value: Any) -> Any:
@@ -528,6 +569,16 @@ class Settings(_Model):
                     i,
                     "max_frame_bytes",
                 )
+        return self
+
+    @model_validator(mode="after")
+    def _shards_are_static(self) -> Settings:
+        if self.cluster.mode == "group" and self.shard.count != 1:
+            raise invalid(
+                "is for cluster.mode static; in group mode the group assigns the connections",
+                "shard",
+                "count",
+            )
         return self
 
     @property

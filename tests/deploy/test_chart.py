@@ -19,6 +19,7 @@ import yaml
 from pydantic import BaseModel
 
 from bridge.settings import (
+    ClusterSettings,
     ConnectionSettings,
     CredentialsSettings,
     KafkaSettings,
@@ -94,8 +95,20 @@ def config_map(docs: list[Doc]) -> Doc:
     return cm
 
 
+def workload_kind(values: dict[str, Any]) -> str:
+    """Static mode: a StatefulSet (the pod ordinal is the shard index); group mode: a
+    Deployment."""
+    group = (values["config"].get("cluster") or {}).get("mode") == "group"
+    return "Deployment" if group else "StatefulSet"
+
+
+def workload(docs: list[Doc]) -> Doc:
+    (found,) = [d for d in docs if d["kind"] in ("StatefulSet", "Deployment")]
+    return found
+
+
 def pod_spec(docs: list[Doc]) -> Doc:
-    spec: Doc = only(docs, "StatefulSet")["spec"]["template"]["spec"]
+    spec: Doc = workload(docs)["spec"]["template"]["spec"]
     return spec
 
 
@@ -131,7 +144,8 @@ def test_rendered_objects_validate(scenario: str, kube_version: str) -> None:
             where = "/".join(str(p) for p in getattr(exc, "path", ()))
             pytest.fail(f"{doc['kind']} {doc['metadata']['name']} ({kube_version}): {exc} {where}")
     values = values_of(scenario)
-    expected = {"StatefulSet", "Service", "ConfigMap", "ServiceAccount", "PodDisruptionBudget"}
+    expected = {workload_kind(values), "Service", "ConfigMap", "ServiceAccount"}
+    expected |= {"PodDisruptionBudget"}
     expected |= {"NetworkPolicy"} if values["networkPolicy"]["enabled"] else set()
     expected |= {"ServiceMonitor"} if values["serviceMonitor"]["enabled"] else set()
     expected |= {"PrometheusRule"} if values["prometheusRule"]["enabled"] else set()
@@ -175,6 +189,10 @@ def test_validation_is_strict() -> None:
         (["config.kafka.bootstrap_server=kafka:9092"], "'bootstrap_server' not allowed"),
         (["config.metrics.port=9000"], "'metrics' not allowed"),
         (["config.shard.count=2"], "'shard' not allowed"),
+        (["config.cluster.mode=swarm"], "/config/cluster/mode"),
+        (["config.cluster.session_timeout_ms=10"], "/config/cluster/session_timeout_ms"),
+        (["config.cluster.handover_timeout_seconds=0"], "handover_timeout_seconds"),
+        (["config.cluster.leader=me"], "'leader' not allowed"),
         (["config.connections[0].exchange=binance"], "/config/connections/0/exchange"),
         (["config.connections[0].url=https://ws.okx.com"], "/config/connections/0/url"),
         (["config.connections[0].credentials.api_key=${OKX_KEY}"], "credentials/api_key"),
@@ -227,6 +245,7 @@ def test_schema_follows_the_bridge_settings() -> None:
         "schema_registry": SchemaRegistrySettings,
         "publisher": PublisherSettings,
         "shutdown": ShutdownSettings,
+        "cluster": ClusterSettings,
     }
     for name, model in sections.items():
         assert props(config["properties"][name]) == fields(model), name
@@ -269,18 +288,30 @@ def test_restricted_pod_security_standard(scenario: str) -> None:
 
 @pytest.mark.parametrize("scenario", SCENARIOS)
 def test_pods_take_shard_index_and_count(scenario: str) -> None:
+    """Static mode: the StatefulSet's pods take their shard index from the ordinal and the
+    count from replicaCount. Group mode: a Deployment that rolls a new pod in before an old
+    one goes, and no shard anywhere."""
     docs = render(scenario)
     values = values_of(scenario)
-    statefulset = only(docs, "StatefulSet")
-    assert statefulset["spec"]["replicas"] == values["replicaCount"]
-    assert statefulset["spec"]["serviceName"] == only(docs, "Service")["metadata"]["name"]
+    kind = workload_kind(values)
+    workload = only(docs, kind)
+    assert workload["spec"]["replicas"] == values["replicaCount"]
     (container,) = pod_spec(docs)["containers"]
     env = {e["name"]: e for e in container["env"]}
-    index = env["BRIDGE_SHARD__INDEX"]["valueFrom"]["fieldRef"]["fieldPath"]
-    assert index == "metadata.labels['apps.kubernetes.io/pod-index']"
-    assert env["POD_NAME"]["valueFrom"]["fieldRef"]["fieldPath"] == "metadata.name"
     config = yaml.safe_load(config_map(docs)["data"]["config.yaml"])
-    assert config["shard"] == {"count": values["replicaCount"]}
+    if kind == "StatefulSet":
+        assert workload["spec"]["serviceName"] == only(docs, "Service")["metadata"]["name"]
+        index = env["BRIDGE_SHARD__INDEX"]["valueFrom"]["fieldRef"]["fieldPath"]
+        assert index == "metadata.labels['apps.kubernetes.io/pod-index']"
+        assert config["shard"] == {"count": values["replicaCount"]}
+    else:
+        assert workload["spec"]["strategy"] == {
+            "type": "RollingUpdate",
+            "rollingUpdate": {"maxSurge": 1, "maxUnavailable": 0},
+        }
+        assert "BRIDGE_SHARD__INDEX" not in env and "shard" not in config
+        assert config["cluster"]["mode"] == "group"
+    assert env["POD_NAME"]["valueFrom"]["fieldRef"]["fieldPath"] == "metadata.name"
     assert config["metrics"] == {"port": values["service"]["port"]}
     port = container["ports"][0]
     assert port == {
@@ -291,6 +322,34 @@ def test_pods_take_shard_index_and_count(scenario: str) -> None:
     assert container["livenessProbe"]["httpGet"] == {"path": "/healthz", "port": "metrics"}
     assert container["readinessProbe"]["httpGet"] == {"path": "/readyz", "port": "metrics"}
     assert container["resources"]["limits"]["memory"]
+
+
+def test_group_mode_grace_period_covers_the_handover_and_the_flush() -> None:
+    """A stopping pod in group mode waits for its connections' new holders, then flushes:
+    Kubernetes must not kill it before both deadlines have passed."""
+    error = helm_template_error(
+        "--set", "config.cluster.mode=group", "--set", "terminationGracePeriodSeconds=25"
+    )
+    assert "must be more than config.cluster.handover_timeout_seconds" in error
+    assert "(25 s)" in error  # the bridge's defaults: 15 s handover, 10 s flush
+    longer = ["config.cluster.mode=group", "config.cluster.handover_timeout_seconds=40"]
+    error = helm_template_error(*(a for s in longer for a in ("--set", s)))
+    assert "(50 s)" in error
+    spec = pod_spec(render("default", *longer, "terminationGracePeriodSeconds=51"))
+    assert spec["terminationGracePeriodSeconds"] == 51
+    # static mode stops without handing anything over: the check is group mode's
+    spec = pod_spec(render("default", "terminationGracePeriodSeconds=5"))
+    assert spec["terminationGracePeriodSeconds"] == 5
+
+
+def test_grace_period_check_uses_the_bridge_defaults() -> None:
+    """The chart states the two deadlines' defaults (a template cannot read the bridge's);
+    they must be the bridge's."""
+    helpers = (CHART / "templates" / "_helpers.tpl").read_text()
+    flush = ShutdownSettings.model_fields["flush_timeout_seconds"].default
+    handover = ClusterSettings.model_fields["handover_timeout_seconds"].default
+    assert f"$shutdown.flush_timeout_seconds {flush:g} (hasKey" in helpers
+    assert f"$cluster.handover_timeout_seconds {handover:g} (hasKey" in helpers
 
 
 def test_config_change_rolls_the_pods() -> None:
@@ -345,15 +404,24 @@ def test_rendered_config_loads_in_the_bridge(scenario: str, tmp_path: Path) -> N
     config_file.write_text(text)
 
     plain_env = {e["name"]: e["value"] for e in container["env"] if "value" in e}
+    group_mode = workload_kind(values) == "Deployment"
     owners: list[str] = []
     for index in range(values["replicaCount"]):
-        environ = plain_env | {"BRIDGE_SHARD__INDEX": str(index), "POD_NAME": f"md-{index}"}
+        environ = plain_env | {"POD_NAME": f"md-{index}"}
+        if not group_mode:
+            environ["BRIDGE_SHARD__INDEX"] = str(index)
         settings = load_settings(config_file, environ=environ)
-        assert settings.shard.index == index
-        assert settings.shard.count == values["replicaCount"]
+        if group_mode:  # any pod may hold any connection; the group decides which
+            assert settings.cluster.mode == "group"
+            assert settings.shard.count == 1
+            if index == 0:
+                owners += [c.name for c in settings.enabled_connections]
+        else:
+            assert settings.shard.index == index
+            assert settings.shard.count == values["replicaCount"]
+            owners += [c.name for c in owned_connections(settings)]
         assert settings.metrics.port == values["service"]["port"]
         assert settings.instance_name == (values["config"].get("instance") or f"md-{index}")
-        owners += [c.name for c in owned_connections(settings)]
         for conn in settings.connections:
             wanted = values_connection(values, conn.name).get("credentials") or {}
             for field, key in wanted.items():
@@ -532,7 +600,7 @@ def test_notes_render(tmp_path: Path) -> None:
         "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: notes\ndata:\n"
         '  NOTES.txt: {{ tpl (.Files.Get "files/NOTES.txt") . | toJson }}\n'
     )
-    for scenario in ("default", "shards", "monitoring-off"):
+    for scenario in ("default", "shards", "monitoring-off", "group"):
         args = [tool("helm"), "template", "md", str(chart), "--namespace", NAMESPACE]
         args += ["--kube-version", KUBE_VERSIONS[-1], "--show-only", "templates/notes-render.yaml"]
         if (file := SCENARIOS[scenario]) is not None:
@@ -540,6 +608,13 @@ def test_notes_render(tmp_path: Path) -> None:
         notes = yaml.safe_load(run(*args).stdout)["data"]["NOTES.txt"]
         values = values_of(scenario)
         replicas = values["replicaCount"]
-        assert f"{replicas} shard{'s' if replicas > 1 else ''} (one pod each)" in notes
-        assert f"port-forward pod/md-exchange-bridge-0 {values['service']['port']}" in notes
+        port = values["service"]["port"]
+        if workload_kind(values) == "Deployment":
+            group_id = values["config"]["cluster"]["group_id"]
+            assert f"group mode: {replicas} pods in the consumer group {group_id}" in notes
+            assert f"port-forward deployment/md-exchange-bridge {port}" in notes
+            assert "shard" not in notes
+        else:
+            assert f"{replicas} shard{'s' if replicas > 1 else ''} (one pod each)" in notes
+            assert f"port-forward pod/md-exchange-bridge-0 {port}" in notes
         assert ("No ServiceMonitor" in notes) != values["serviceMonitor"]["enabled"]

@@ -45,11 +45,12 @@ def test_runtime_matches_the_chart() -> None:
     assert "--uid 10001" in DOCKERFILE and "--gid 10001" in DOCKERFILE
     assert instruction("EXPOSE") == [str(values["service"]["port"])]
     assert json.loads(instruction("ENTRYPOINT")[0]) == ["bridge"]
-    statefulset = (CHART / "templates" / "statefulset.yaml").read_text()
+    # the pod template of both workloads (static mode's StatefulSet, group mode's Deployment)
+    pod_template = (CHART / "templates" / "_pod.tpl").read_text()
     helpers = (CHART / "templates" / "_helpers.tpl").read_text()
     (config_path,) = re.findall(r'define "exchange-bridge.configPath" -}}(\S+?){{', helpers)
     assert json.loads(instruction("CMD")[-1]) == ["run", "--config", config_path]
-    assert 'args: ["run", "--config"' in statefulset
+    assert 'args: ["run", "--config"' in pod_template
     (secrets_path,) = re.findall(r'define "exchange-bridge.secretsPath" -}}(\S+?){{', helpers)
     assert f"mkdir -p {secrets_path}" in DOCKERFILE
     scripts = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]["scripts"]

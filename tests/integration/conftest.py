@@ -9,6 +9,8 @@ Every test under tests/integration/ is marked ``integration``, so
 
 Without java/mvn the broker tests are skipped, unless BRIDGE_REQUIRE_KAFKA=1 (set by
 .ci/run), in which case they fail: CI must never pass by skipping them.
+
+The session ends with the table of recovery times the fault tests measured (recovery.py).
 """
 
 from __future__ import annotations
@@ -16,13 +18,19 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any, Protocol
 
 import pytest
 
 from bridge.errors import MissingToolError
 from bridge.sandbox.kafka import SandboxKafka
+from tests.integration.recovery import RESULTS, format_table
 
 _HERE = Path(__file__).resolve().parent
+
+
+class Startable(Protocol):
+    def start(self) -> None: ...
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
@@ -31,15 +39,29 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             item.add_marker(pytest.mark.integration)
 
 
-def start_sandbox_kafka(**kwargs: str) -> SandboxKafka:
-    """Start a broker; skip the test if java/mvn are missing (fail under CI)."""
-    kafka = SandboxKafka(**kwargs)
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    if RESULTS:
+        terminalreporter.section("recovery times")
+        terminalreporter.write_line(
+            "ms from the fault; reconnect initial 1 s, max 2 s (tests/integration/recovery.py)"
+        )
+        terminalreporter.write_line(format_table(RESULTS))
+
+
+def start_or_skip(server: Startable, what: str) -> None:
+    """Start a sandbox server; skip the test if java/mvn are missing (fail under CI)."""
     try:
-        kafka.start()
+        server.start()
     except MissingToolError as exc:
         if os.environ.get("BRIDGE_REQUIRE_KAFKA") == "1":
             raise
-        pytest.skip(f"sandbox Kafka unavailable: {exc}")
+        pytest.skip(f"sandbox {what} unavailable: {exc}")
+
+
+def start_sandbox_kafka(**kwargs: Any) -> SandboxKafka:
+    """Start a broker; skip the test if java/mvn are missing (fail under CI)."""
+    kafka = SandboxKafka(**kwargs)
+    start_or_skip(kafka, "Kafka")
     return kafka
 
 

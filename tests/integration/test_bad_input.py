@@ -1,5 +1,8 @@
 """Bad input end to end, for every exchange: simulator → bridge → a real Kafka broker.
 
+* Malformed frames (the exchange table's ``malformed``: a push that does not parse or type, a
+  binary frame that is not what the exchange sends) are dead letters in the order sent, with
+  their bytes, frame type and the reason, and the connection stays up.
 * A burst of mutated real frames mid-stream: every Unrecognized event the adapter makes of
   them is one record in ``bridge.deadletter`` holding the frame's original bytes (and every
   event that cannot be encoded, one of stage ``encode``), ``bridge_deadletter_total`` counts
@@ -22,209 +25,33 @@ from __future__ import annotations
 import copy
 import json
 import random
-import zlib
 from collections import Counter
-from collections.abc import Callable
-from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from typing import Any
 
-import pytest
-
-from bridge.avro.decode import TailedRecord
 from bridge.avro.records import Codec
 from bridge.errors import SchemaError
 from bridge.exchanges import adapter_class
 from bridge.exchanges.base import Adapter
 from bridge.exchanges.events import Event, ExchangeError, Heartbeat, Pong, Push, Unrecognized
 from bridge.frame import ConnectionInfo, Frame
-from bridge.runtime.app import Bridge
-from bridge.sandbox.kraken import KrakenSimulator
-from bridge.sandbox.okex_v1 import OkexV1Simulator
-from bridge.sandbox.okx import PUBLIC_PATH, OkxSimulator
-from tests.fixtures import load_fixture
+from bridge.sandbox.okex_v1 import deflate
+from tests.integration.exchanges import MAX_FRAME_BYTES, OKX, Exchange, each_exchange
 from tests.integration.harness import (
     bridge_settings,
-    fast_reconnect,
-    payloads,
+    markers,
     read_topic,
+    read_topics,
+    reconnect_reasons,
     running_bridge,
+    sample,
     unique_prefix,
     wait_until,
 )
 
-MAX_FRAME_BYTES = 64 * 1024
 BURST_MUTATIONS = 40
 DATA_EVENTS = (Push, Unrecognized, ExchangeError, Heartbeat, Pong)
 """Events a burst frame may make: data, bad data, and nothing the session acts on."""
-
-
-# --- the exchanges ------------------------------------------------------------------------------
-
-
-def deflate(text: str) -> bytes:
-    compressor = zlib.compressobj(wbits=-zlib.MAX_WBITS)
-    return compressor.compress(text.encode()) + compressor.flush()
-
-
-@dataclass(frozen=True)
-class Exchange:
-    name: str
-    simulator: Callable[[], AbstractAsyncContextManager[Any]]
-    connection: Callable[[Any], dict[str, Any]]
-    base_frames: tuple[str, ...]
-    """Fixture frames (data pushes of the configured subscriptions) to mutate."""
-    encode_failures: tuple[str, ...]
-    """Frames the adapter accepts and the codec cannot encode (unpaired surrogate escapes)."""
-    topic: str
-    """A channel topic of the connection (before the prefix)."""
-    after: Callable[[str], str]
-    """A valid push carrying a marker text, sent after the burst."""
-    marked: Callable[[TailedRecord, str], bool]
-    oversized: str
-    """A frame above MAX_FRAME_BYTES."""
-    binary_is_deflate: bool = False
-
-    def __str__(self) -> str:
-        return self.name
-
-
-def okx_connection(sim: OkxSimulator) -> dict[str, Any]:
-    return {
-        "name": "okx-bad-input",
-        "exchange": "okx",
-        "url": sim.url(PUBLIC_PATH),
-        "subscriptions": [{"channel": "status"}, {"channel": "tickers", "instId": "BTC-USDT"}],
-    }
-
-
-def okx_after(marker: str) -> str:
-    frame = json.loads(load_fixture("okx", "tickers-push.json"))
-    frame["data"][0]["last"] = marker
-    return json.dumps(frame)
-
-
-def okx_oversized() -> str:
-    frame = json.loads(load_fixture("okx", "tickers-push.json"))
-    frame["data"][0]["pad"] = "x" * (MAX_FRAME_BYTES + 1)
-    return json.dumps(frame)
-
-
-OKX = Exchange(
-    name="okx",
-    simulator=lambda: OkxSimulator(),
-    connection=okx_connection,
-    base_frames=(
-        load_fixture("okx", "tickers-push.json"),
-        load_fixture("okx", "status-push.json"),
-    ),
-    encode_failures=(r'{"event":"error","code":"60012","msg":"Illegal request \ud800"}',),
-    topic="okx.tickers",
-    after=okx_after,
-    marked=lambda r, marker: (
-        r.value["payload"][0].endswith("ChannelData")
-        and json.loads(r.value["payload"][1]["data"]).get("last") == marker
-    ),
-    oversized=okx_oversized(),
-)
-
-
-def okex_connection(sim: OkexV1Simulator) -> dict[str, Any]:
-    return {
-        "name": "okex-bad-input",
-        "exchange": "okex_v1",
-        "url": sim.url(),
-        "subscriptions": [
-            {"channel": "ok_sub_spot_bch_btc_ticker"},
-            {"channel": "ok_sub_spot_bch_btc_depth_5"},
-            {"channel": "ok_sub_spot_bch_btc_deals"},
-            {"channel": "ok_sub_spot_bch_btc_kline_1min"},
-        ],
-    }
-
-
-def okex_after(marker: str) -> str:
-    frame = json.loads(load_fixture("okex_v1", "ticker-push.json"))
-    frame[0]["data"]["last"] = marker
-    return json.dumps(frame)
-
-
-def okex_oversized() -> str:
-    frame = json.loads(load_fixture("okex_v1", "ticker-push.json"))
-    frame[0]["data"]["pad"] = "x" * (MAX_FRAME_BYTES + 1)
-    return json.dumps(frame)
-
-
-OKEX = Exchange(
-    name="okex_v1",
-    simulator=lambda: OkexV1Simulator(),
-    connection=okex_connection,
-    base_frames=tuple(
-        load_fixture("okex_v1", name)
-        for name in (
-            "ticker-push.json",
-            "depth-5-push.json",
-            "deals-push.json",
-            "kline-1min-push.json",
-        )
-    ),
-    encode_failures=(
-        r'[{"channel":"ok_sub_spot_bch_btc_ticker","data":{"last":"\ud800","timestamp":"1"}}]',
-    ),
-    topic="okex.spot.ticker",
-    after=okex_after,
-    marked=lambda r, marker: (
-        r.value["payload"][0].endswith("SpotTicker") and r.value["payload"][1]["last"] == marker
-    ),
-    oversized=okex_oversized(),
-    binary_is_deflate=True,
-)
-
-
-def kraken_connection(sim: KrakenSimulator) -> dict[str, Any]:
-    return {
-        "name": "kraken-bad-input",
-        "exchange": "kraken",
-        "url": sim.url(),
-        "subscriptions": [
-            {"name": "ticker", "pair": ["XBT/USD"]},
-            {"name": "trade", "pair": ["XBT/USD"]},
-            {"name": "spread", "pair": ["XBT/USD"]},
-            {"name": "ohlc", "pair": ["XBT/USD"], "interval": 5},
-        ],
-    }
-
-
-def kraken_after(marker: str) -> str:
-    frame = json.loads(load_fixture("kraken", "ticker.json"))
-    frame[1]["c"] = [marker, "1.0"]
-    return json.dumps(frame)
-
-
-def kraken_oversized() -> str:
-    frame = json.loads(load_fixture("kraken", "ticker.json"))
-    frame[1]["pad"] = "x" * (MAX_FRAME_BYTES + 1)
-    return json.dumps(frame)
-
-
-KRAKEN = Exchange(
-    name="kraken",
-    simulator=lambda: KrakenSimulator(),
-    connection=kraken_connection,
-    base_frames=tuple(
-        load_fixture("kraken", name) for name in ("ticker.json", "trade.json", "spread.json")
-    )
-    + (load_fixture("kraken", "ohlc.json"),),
-    encode_failures=(r'[0,{"c":["5525.1","0.1"],"x":"\udc00"},"ticker","XBT/USD"]',),
-    topic="kraken.ticker",
-    after=kraken_after,
-    marked=lambda r, marker: (
-        r.value["payload"][0].endswith("Ticker") and r.value["payload"][1]["close_price"] == marker
-    ),
-    oversized=kraken_oversized(),
-)
-
-each_exchange = pytest.mark.parametrize("exchange", [OKX, OKEX, KRAKEN], ids=str)
 
 
 # --- mutations, seeded --------------------------------------------------------------------------
@@ -329,8 +156,8 @@ class Expected:
     encode: int = 0
 
 
-def offline_adapter(exchange: Exchange, connection: dict[str, Any]) -> Adapter:
-    adapter = adapter_class(exchange.name)(connection["subscriptions"], None)
+def offline_adapter(exchange: Exchange) -> Adapter:
+    adapter = adapter_class(exchange.name)(exchange.bad_input_subscriptions, None)
     adapter.connection_made(0.0)
     adapter.data_to_send()
     return adapter
@@ -367,13 +194,11 @@ def expected_dead_letters(
     return expected
 
 
-def burst_for(
-    exchange: Exchange, connection: dict[str, Any]
-) -> tuple[list[str | bytes], Counter[tuple[bytes, str]]]:
+def burst_for(exchange: Exchange) -> tuple[list[str | bytes], Counter[tuple[bytes, str]]]:
     """The burst (garbage, seeded mutations of real frames, frames that cannot be encoded) and
     the dead letters it must produce: (frame bytes, stage) -> count."""
     rng = random.Random(f"bad-input-{exchange.name}")
-    adapter = offline_adapter(exchange, connection)
+    adapter = offline_adapter(exchange)
     codec = Codec()
     conn = ConnectionInfo(exchange.name, adapter.topic_group, "offline", "offline#1", "test")
     candidates: list[str | bytes] = [*GARBAGE, *exchange.encode_failures]
@@ -407,29 +232,42 @@ def burst_for(
     return burst, +dead_letters
 
 
-# --- helpers ------------------------------------------------------------------------------------
-
-
-def sample(bridge: Bridge, name: str, **labels: str) -> float:
-    """One sample of the bridge's metrics (0 when the series does not exist yet)."""
-    return bridge.metrics.registry.get_sample_value(name, labels) or 0.0
-
-
-async def send(sim: Any, data: str | bytes) -> None:
-    await sim.send_raw(data)
-
-
-def reconnect_reasons(bridge: Bridge) -> dict[str, float]:
-    """bridge_reconnects_total by reason, the reasons counted at least once."""
-    return {
-        sample.labels["reason"]: sample.value
-        for metric in bridge.metrics.reconnects.collect()
-        for sample in metric.samples
-        if sample.name == "bridge_reconnects_total" and sample.value
-    }
-
-
 # --- the tests ----------------------------------------------------------------------------------
+
+
+@each_exchange
+async def test_malformed_frames_go_to_dead_letters_and_the_connection_stays_up(
+    exchange: Exchange, kafka_bootstrap: str
+) -> None:
+    prefix = unique_prefix()
+    async with exchange.simulator() as sim:
+        conn = exchange.connection(sim, exchange.bad_input_subscriptions)
+        settings = bridge_settings(kafka_bootstrap, prefix, [conn])
+        async with running_bridge(settings) as bridge:
+            await wait_until(lambda: bridge.sessions[0].subscribed, what="subscription")
+            for bad in exchange.malformed:
+                await sim.send_raw(bad.data)
+            await sim.send_raw(exchange.marked_push("42.5"))
+            found = await read_topics(
+                kafka_bootstrap,
+                prefix,
+                ["bridge.deadletter", exchange.topic],
+                lambda f: (
+                    len(f["bridge.deadletter"]) == len(exchange.malformed)
+                    and any(exchange.is_marked(r, "42.5") for r in f[exchange.topic])
+                ),
+            )
+            assert sim.stats.connects_total == 1
+    dead = [r.value for r in found["bridge.deadletter"]]
+    expected = [
+        bad.data.encode() if isinstance(bad.data, str) else bad.data for bad in exchange.malformed
+    ]
+    assert [d["data"] for d in dead] == expected
+    assert [d["frame_type"] for d in dead] == [bad.frame_type for bad in exchange.malformed]
+    assert {d["stage"] for d in dead} == {"classify"}
+    for d, bad in zip(dead, exchange.malformed, strict=True):
+        assert (d["exchange"], d["connection"]) == (exchange.name, conn["name"])
+        assert d["error"] and bad.error in d["error"], d["error"]
 
 
 @each_exchange
@@ -437,63 +275,38 @@ async def test_a_burst_of_mutated_frames_is_dead_lettered_and_the_connection_sta
     exchange: Exchange, kafka_bootstrap: str
 ) -> None:
     prefix = unique_prefix()
+    burst, expected = burst_for(exchange)
     async with exchange.simulator() as sim:
-        connection = {**exchange.connection(sim), **fast_reconnect()}
-        burst, expected = burst_for(exchange, connection)
+        connection = exchange.connection(sim, exchange.bad_input_subscriptions)
         name = connection["name"]
         settings = bridge_settings(kafka_bootstrap, prefix, [connection])
         async with running_bridge(settings) as bridge:
             [session] = bridge.sessions
             await wait_until(lambda: session.subscribed, what="subscriptions")
             connects = sim.stats.connects_total
-            frames = sample(
-                bridge, "bridge_frames_received_total", exchange=exchange.name, connection=name
-            )
+            labels = {"exchange": exchange.name, "connection": name}
+            frames = sample(bridge, "bridge_frames_received_total", **labels)
             before = {
                 stage: sample(bridge, "bridge_deadletter_total", reason=stage)
                 for stage in ("classify", "encode")
             }
-            unrecognized = sample(
-                bridge,
-                "bridge_events_total",
-                exchange=exchange.name,
-                connection=name,
-                type="Unrecognized",
-            )
+            unrecognized = sample(bridge, "bridge_events_total", **labels, type="Unrecognized")
 
             for data in burst:
-                await send(sim, data)
+                await sim.send_raw(data)
             await wait_until(
                 lambda: (
-                    sample(
-                        bridge,
-                        "bridge_frames_received_total",
-                        exchange=exchange.name,
-                        connection=name,
-                    )
-                    >= frames + len(burst)
+                    sample(bridge, "bridge_frames_received_total", **labels) >= frames + len(burst)
                 ),
                 what="the burst to be read",
             )
-            await send(sim, exchange.after("424242.5"))
-            after = await read_topic(
-                kafka_bootstrap,
-                prefix + exchange.topic,
-                lambda rs: any(exchange.marked(r, "424242.5") for r in rs),
-            )
+            after = await exchange.push_marked(sim, kafka_bootstrap, prefix, "424242.5")
             counted = {
                 stage: sample(bridge, "bridge_deadletter_total", reason=stage) - before[stage]
                 for stage in ("classify", "encode")
             }
             unrecognized = (
-                sample(
-                    bridge,
-                    "bridge_events_total",
-                    exchange=exchange.name,
-                    connection=name,
-                    type="Unrecognized",
-                )
-                - unrecognized
+                sample(bridge, "bridge_events_total", **labels, type="Unrecognized") - unrecognized
             )
             dead = await read_topic(
                 kafka_bootstrap,
@@ -517,7 +330,7 @@ async def test_a_burst_of_mutated_frames_is_dead_lettered_and_the_connection_sta
     assert unrecognized == counted["classify"]
     assert counted["classify"] > len(GARBAGE) and counted["encode"] >= 1
     # the push sent after the burst arrived, after the burst's frames
-    [marked] = [r for r in after if exchange.marked(r, "424242.5")]
+    [marked] = [r for r in after if exchange.is_marked(r, "424242.5")]
     assert marked.value["sequence"] > max(r.value["sequence"] for r in dead)
 
 
@@ -527,10 +340,9 @@ async def test_an_oversized_frame_closes_the_connection_which_comes_back(
 ) -> None:
     prefix = unique_prefix()
     async with exchange.simulator() as sim:
-        connection = {
-            **exchange.connection(sim),
-            **fast_reconnect(max_frame_bytes=MAX_FRAME_BYTES),
-        }
+        connection = exchange.connection(
+            sim, exchange.bad_input_subscriptions, max_frame_bytes=MAX_FRAME_BYTES
+        )
         name = connection["name"]
         settings = bridge_settings(kafka_bootstrap, prefix, [connection])
         async with running_bridge(settings) as bridge:
@@ -539,7 +351,7 @@ async def test_an_oversized_frame_closes_the_connection_which_comes_back(
             connects = sim.stats.connects_total
             assert len(exchange.oversized.encode()) > MAX_FRAME_BYTES
 
-            await send(sim, exchange.oversized)
+            await sim.send_raw(exchange.oversized)
             await wait_until(
                 lambda: (
                     sample(
@@ -558,21 +370,34 @@ async def test_an_oversized_frame_closes_the_connection_which_comes_back(
                 timeout=15,
                 what="the reconnect and resubscription",
             )
-            await send(sim, exchange.after("515151.5"))
-            records = await read_topic(
-                kafka_bootstrap,
-                prefix + exchange.topic,
-                lambda rs: any(exchange.marked(r, "515151.5") for r in rs),
-            )
+            records = await exchange.push_marked(sim, kafka_bootstrap, prefix, "515151.5")
             reasons = reconnect_reasons(bridge)
 
     assert reasons == {"frame_too_large": 1.0}
-    markers = payloads(records, "SessionMarker")
-    assert [(m["kind"], m["reason"]) for m in markers] == [
+    assert markers(records) == [
         ("resubscribed", "started"),
         ("disconnected", "frame_too_large"),
         ("resubscribed", "reconnected"),
     ]
     # pushes flow again on the new connection, after the markers
-    ids = [r.value["connection_id"] for r in records if exchange.marked(r, "515151.5")]
+    ids = [r.value["connection_id"] for r in records if exchange.is_marked(r, "515151.5")]
     assert ids == [f"{name}#2"]
+
+
+async def test_a_text_frame_that_is_not_utf8_is_counted_as_such(kafka_bootstrap: str) -> None:
+    """RFC 6455 has the client close with 1007; the reconnect says why (not
+    ``connection_lost``), and the connection comes back."""
+    prefix = unique_prefix()
+    async with OKX.simulator(initial_status=None) as sim:
+        settings = bridge_settings(kafka_bootstrap, prefix, [OKX.connection(sim)])
+        async with running_bridge(settings) as bridge:
+            await wait_until(lambda: bridge.sessions[0].subscribed, what="subscription")
+            [conn] = sim.connections
+            await conn.websocket.send(b'{"arg":"\xff\xfe"}', text=True)
+            await wait_until(
+                lambda: bridge.sessions[0].connects == 2 and bridge.sessions[0].subscribed,
+                timeout=20,
+                what="the connection to come back",
+            )
+            reasons = reconnect_reasons(bridge)
+    assert reasons == {"invalid_utf8": 1.0}

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
+from aiokafka import ConsumerRecord
 
 from bridge.avro.formats import decode_single_object
 from bridge.avro.store import SchemaStore
@@ -24,7 +24,7 @@ from bridge.sandbox.okx import (
     OkxSimulator,
 )
 from bridge.settings import Settings
-from tests.integration.harness import running_bridge, unique_prefix, wait_until
+from tests.integration.harness import read_messages, running_bridge, unique_prefix, wait_until
 
 KEY, SECRET, PASSPHRASE = "rebuild-key", "rebuild-Secret-1", "rebuild-Pass-2"
 SEED_STATUS = json.loads(SEED_STATUS_FRAME)["data"][0]
@@ -32,27 +32,6 @@ SEED_CALENDAR = json.loads(SEED_CALENDAR_FRAME)["data"][0]
 TYPED = ["okx.status", "okx.economic-calendar", "okx.tickers", "okx.events", "bridge.deadletter"]
 SOCKET_MARKERS = {"disconnected", "resubscribed", "handover"}  # not frames: never rebuilt
 STORE = SchemaStore()
-
-
-async def read_messages(bootstrap: str, topic: str) -> list[ConsumerRecord[bytes, bytes]]:
-    """Every record the topic holds now, as stored (bytes), in offset order."""
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
-    await consumer.start()
-    messages: list[ConsumerRecord[bytes, bytes]] = []
-    try:
-        await consumer._client.force_metadata_update()
-        partitions = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic) or ()]
-        if not partitions:
-            return messages
-        consumer.assign(partitions)
-        await consumer.seek_to_beginning(*partitions)
-        end = await consumer.end_offsets(partitions)
-        while [tp for tp in partitions if await consumer.position(tp) < end[tp]]:
-            for batch in (await consumer.getmany(timeout_ms=1000)).values():
-                messages.extend(batch)
-    finally:
-        await consumer.stop()
-    return sorted(messages, key=lambda m: (m.partition, m.offset))
 
 
 def config(sim: OkxSimulator, bootstrap: str, prefix: str) -> dict[str, Any]:

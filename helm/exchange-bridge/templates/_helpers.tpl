@@ -80,7 +80,7 @@ app.kubernetes.io/managed-by: {{ .Release.Service }}
 {{- end }}
 
 {{/*
-The config file: .Values.config with the shard count and metrics port set, and each Secret key
+The config file: .Values.config with the shard count (static mode) and metrics port set, and each Secret key
 named in connections[].credentials, schema_registry.username/password and kafka.sasl_password
 turned into a
 ${file:...} reference. Fails when a key is missing from the Secret the chart creates.
@@ -119,7 +119,9 @@ ${file:...} reference. Fails when a key is missing from the Secret the chart cre
 {{- end }}
 {{- $_ := set $config "kafka" $kafka }}
 {{- end }}
+{{- if not (include "exchange-bridge.groupMode" .) }}
 {{- $_ := set $config "shard" (dict "count" (int .Values.replicaCount)) }}
+{{- end }}
 {{- $_ := set $config "metrics" (dict "port" (int .Values.service.port)) }}
 {{- toYaml $config }}
 {{- end }}
@@ -165,4 +167,33 @@ ${file:...} reference. Fails when a key is missing from the Secret the chart cre
 {{- $ports = append $ports (include "exchange-bridge.portOf" (list $url.host (ternary "443" "80" (eq $url.scheme "wss"))) | int) }}
 {{- end }}
 {{- toJson ($ports | uniq | sortAlpha) }}
+{{- end }}
+
+{{/* "true" in group mode (config.cluster.mode: group): a Deployment, no shards. */}}
+{{- define "exchange-bridge.groupMode" -}}
+{{- if eq ((.Values.config.cluster | default dict).mode | default "static") "group" }}true{{ end }}
+{{- end }}
+
+{{/*
+terminationGracePeriodSeconds. In group mode a stopping pod first waits for the pods that take
+its connections over (up to config.cluster.handover_timeout_seconds), then flushes (up to
+config.shutdown.flush_timeout_seconds): the grace period must be longer than both together, or
+Kubernetes kills the pod in the middle of a handover. The numbers below are the bridge's
+defaults (tests/deploy/test_chart.py checks that they are); a ${...} reference is not checked.
+*/}}
+{{- define "exchange-bridge.gracePeriod" -}}
+{{- $grace := .Values.terminationGracePeriodSeconds }}
+{{- if include "exchange-bridge.groupMode" . }}
+{{- $shutdown := .Values.config.shutdown | default dict }}
+{{- $cluster := .Values.config.cluster | default dict }}
+{{- $flush := ternary $shutdown.flush_timeout_seconds 10 (hasKey $shutdown "flush_timeout_seconds") }}
+{{- $handover := ternary $cluster.handover_timeout_seconds 15 (hasKey $cluster "handover_timeout_seconds") }}
+{{- if and (not (kindIs "string" $flush)) (not (kindIs "string" $handover)) }}
+{{- $needed := addf $flush $handover }}
+{{- if le (float64 $grace) $needed }}
+{{- fail (printf "terminationGracePeriodSeconds (%v) must be more than config.cluster.handover_timeout_seconds + config.shutdown.flush_timeout_seconds (%v s): a stopping pod hands its connections over, then flushes" $grace $needed) }}
+{{- end }}
+{{- end }}
+{{- end }}
+{{- $grace }}
 {{- end }}

@@ -1,6 +1,6 @@
 """RegistryClient against a scripted HTTP(S) server on loopback: the REST calls, basic auth,
 TLS, retries, caching, secrets. The client against a real registry:
-tests/integration/test_registry_end_to_end.py."""
+tests/integration/test_registry.py."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
 """``bridge schemas list|show|check|lock|export`` as a user runs them (``register`` needs a
-registry: tests/integration/test_registry_end_to_end.py)."""
+registry: tests/integration/test_registry.py)."""
 
 from __future__ import annotations
 

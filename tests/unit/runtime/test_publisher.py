@@ -1,6 +1,6 @@
 """The publisher's own logic against a stand-in producer: lanes and order, batches, the buffer
 and its two overflow policies, resending and giving up, health and flush. (Against a real
-broker: tests/integration/test_reliability.py.)"""
+broker: tests/integration/test_delivery.py.)"""
 
 from __future__ import annotations
 

@@ -7,8 +7,6 @@ import asyncio
 import io
 import json
 import os
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -24,7 +22,6 @@ from bridge.avro.decode import tail
 from bridge.avro.formats import ConfluentEncoder, split_value
 from bridge.avro.registry import RegistryClient
 from bridge.avro.store import SchemaStore, schema_text
-from bridge.errors import MissingToolError
 from bridge.runtime.app import Bridge
 from bridge.sandbox.okx import (
     BUSINESS_PATH,
@@ -36,8 +33,14 @@ from bridge.sandbox.okx import (
 )
 from bridge.sandbox.registry import SandboxRegistry
 from bridge.settings import Settings
-from tests.integration.harness import running_bridge, unique_prefix, wait_until
-from tests.integration.test_rebuild import read_messages
+from tests.integration.conftest import start_or_skip
+from tests.integration.harness import (
+    read_messages,
+    run_cli,
+    running_bridge,
+    unique_prefix,
+    wait_until,
+)
 
 KEY, SECRET, PASSPHRASE = "registry-key", "registry-Secret-1", "registry-Pass-2"
 SEED_STATUS = json.loads(SEED_STATUS_FRAME)["data"][0]
@@ -49,12 +52,7 @@ STORE = SchemaStore()
 def registry() -> Iterator[SandboxRegistry]:
     """One Apicurio Registry for the module (about 5 s to start), HTTP and HTTPS."""
     server = SandboxRegistry(tls=True)
-    try:
-        server.start()
-    except MissingToolError as exc:
-        if os.environ.get("BRIDGE_REQUIRE_KAFKA") == "1":
-            raise
-        pytest.skip(f"sandbox registry unavailable: {exc}")
+    start_or_skip(server, "registry")
     try:
         yield server
     finally:
@@ -228,7 +226,8 @@ def test_an_incompatible_schema_is_refused_at_start_unless_told_otherwise(
     config = mapping_for_file(kafka_bootstrap, prefix, {"url": registry.url})
     path = tmp_path / "bridge.yaml"
     path.write_text(yaml.safe_dump(config))
-    code, err = run_cli(["run", "--config", str(path)])
+    result = run_cli("run", "--config", str(path))
+    code, err = result.returncode, result.stdout + result.stderr
     assert code == 2
     assert f"subject '{subject}': okx/status.v1 cannot read data written with" in err
     assert "exchange: the writer's long cannot be read as string" in err
@@ -253,13 +252,17 @@ def test_schemas_register_pre_registers_for_bridges_that_only_look_up(
     config = mapping_for_file(kafka_bootstrap, prefix, {"auto_register": False})
     path = tmp_path / "bridge.yaml"
     path.write_text(yaml.safe_dump(config))
-    code, err = run_cli(["run", "--config", str(path)], registry_url=registry.url)
-    assert code == 2 and "auto_register is false" in err
-
-    code, out = run_cli(
-        ["schemas", "register", "--config", str(path), "--registry-url", registry.url]
+    result = run_cli(
+        "run",
+        "--config",
+        str(path),
+        env={**os.environ, "BRIDGE_SCHEMA_REGISTRY__URL": registry.url},
     )
-    assert code == 0, out
+    assert result.returncode == 2 and "auto_register is false" in result.stdout + result.stderr
+
+    result = run_cli("schemas", "register", "--config", str(path), "--registry-url", registry.url)
+    out = result.stdout + result.stderr
+    assert result.returncode == 0, out
     assert f"{prefix}okx.status-value  okx/status.v1  id " in out
     config["schema_registry"]["url"] = registry.url
     assert asyncio.run(registered(config))  # lookups only, all found
@@ -292,19 +295,3 @@ async def registered(config: dict[str, Any]) -> dict[tuple[str, bytes], int]:
         await bridge.publisher.stop()
     assert isinstance(bridge.codec.encoder, ConfluentEncoder)
     return bridge.codec.encoder.ids
-
-
-def run_cli(argv: list[str], registry_url: str | None = None) -> tuple[int, str]:
-    """``bridge ARGV`` in a child process (it runs its own event loop and signal handlers)."""
-    env = dict(os.environ)
-    if registry_url:
-        env["BRIDGE_SCHEMA_REGISTRY__URL"] = registry_url
-    proc = subprocess.run(
-        [sys.executable, "-m", "bridge", *argv],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        env=env,
-        check=False,
-    )
-    return proc.returncode, proc.stdout + proc.stderr
