@@ -6,9 +6,9 @@ Two places, one per wire format (:mod:`bridge.avro.formats`):
   up) each topic's value schema and returns the ids the encoder writes, refusing a schema that
   cannot read its subject's latest version;
 - **the compacted schemas topic** (``bridge.schemas``) for single-object encoding: one record
-  per schema the bridge writes, keyed by its CRC-64-AVRO fingerprint
-  (:func:`ensure_schemas_topic`, :func:`schema_record`), so a consumer resolves any record from
-  Kafka alone (:func:`bridge.avro.decode.read_schemas_topic`).
+  per schema the bridge writes, keyed by its CRC-64-AVRO fingerprint (:func:`schema_record`;
+  the topic is made by :func:`bridge.admin.ensure_compacted_topic`), so a consumer resolves any
+  record from Kafka alone (:func:`bridge.avro.decode.read_schemas_topic`).
 
 :func:`written_topics` says which topics, and which schema versions, a configuration writes.
 """
@@ -18,10 +18,6 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Iterable, Mapping
-from typing import Any
-
-from aiokafka.admin import AIOKafkaAdminClient, NewTopic
-from aiokafka.errors import KafkaError, TopicAlreadyExistsError
 
 from bridge.avro.compat import read_problems
 from bridge.avro.records import Codec, OutRecord
@@ -119,42 +115,6 @@ async def _refuse_incompatible(
 
 
 # --- without one: the schemas topic -------------------------------------------------------------
-
-
-async def ensure_schemas_topic(
-    bootstrap_servers: str,
-    topic: str,
-    client_id: str,
-    *,
-    client_options: Mapping[str, Any] | None = None,
-) -> None:
-    """Create ``topic`` compacted (one partition) unless it exists. Compaction keeps the last
-    record per fingerprint forever, which is what makes it a registry. When the topic cannot be
-    created here (no rights), the records are still written and a warning says so."""
-    admin = AIOKafkaAdminClient(
-        bootstrap_servers=bootstrap_servers, client_id=client_id, **(client_options or {})
-    )
-    await admin.start()
-    try:
-        # As durable as the cluster allows, up to the usual 3 replicas.
-        brokers = len((await admin.describe_cluster()).get("brokers", ())) or 1
-        new = NewTopic(topic, 1, min(3, brokers), topic_configs={"cleanup.policy": "compact"})
-        response = await admin.create_topics([new])
-        for _name, code, *rest in getattr(response, "topic_errors", []):
-            if code not in (0, TopicAlreadyExistsError.errno):
-                log.warning(
-                    "could not create the compacted schemas topic %s (error %s: %s); "
-                    "create it with cleanup.policy=compact",
-                    topic,
-                    code,
-                    rest[0] if rest else "",
-                )
-    except TopicAlreadyExistsError:
-        pass
-    except KafkaError as exc:
-        log.warning("could not create the compacted schemas topic %s: %s", topic, exc)
-    finally:
-        await admin.close()
 
 
 def schema_record(topic: str, schema: Schema) -> OutRecord:

@@ -21,8 +21,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
-from aiokafka.admin import AIOKafkaAdminClient, NewTopic
-from aiokafka.errors import KafkaError, TopicAlreadyExistsError
+from aiokafka.errors import KafkaError
 
 from bridge.cluster.holdings import ControlView
 from bridge.cluster.protocol import ControlRecord, ProtocolError, decode_control, encode_control
@@ -33,37 +32,6 @@ log = logging.getLogger(__name__)
 # The reader asks the broker for new records this often at most when there are none: how soon
 # an instance that hands a connection over learns that its successor is subscribed.
 FETCH_WAIT_MS = 50
-
-
-async def ensure_control_topic(
-    bootstrap_servers: str, topic: str, client_id: str, client_options: Mapping[str, Any]
-) -> None:
-    """Create ``topic`` compacted with one partition unless it exists. Compaction keeps the
-    last record of every connection, which is all a member starting later needs. When it
-    cannot be created here (no rights), it must exist already: a warning says how to make it."""
-    admin = AIOKafkaAdminClient(
-        bootstrap_servers=bootstrap_servers, client_id=client_id, **client_options
-    )
-    await admin.start()
-    try:
-        brokers = len((await admin.describe_cluster()).get("brokers", ())) or 1
-        new = NewTopic(topic, 1, min(3, brokers), topic_configs={"cleanup.policy": "compact"})
-        response = await admin.create_topics([new])
-        for _name, code, *rest in getattr(response, "topic_errors", []):
-            if code not in (0, TopicAlreadyExistsError.errno):
-                log.warning(
-                    "could not create the cluster control topic %s (error %s: %s); create it "
-                    "with one partition and cleanup.policy=compact",
-                    topic,
-                    code,
-                    rest[0] if rest else "",
-                )
-    except TopicAlreadyExistsError:
-        pass
-    except KafkaError as exc:
-        log.warning("could not create the cluster control topic %s: %s", topic, exc)
-    finally:
-        await admin.close()
 
 
 class ControlChannel:

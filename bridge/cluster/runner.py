@@ -28,8 +28,9 @@ from typing import Any, Protocol
 
 from aiokafka.errors import KafkaError
 
+from bridge.admin import ensure_compacted_topic
 from bridge.cluster.assignment import Assignment
-from bridge.cluster.control import ControlChannel, ensure_control_topic
+from bridge.cluster.control import ControlChannel
 from bridge.cluster.group import ConnectionAssignor, GroupMember
 from bridge.cluster.holdings import (
     Action,
@@ -132,7 +133,13 @@ class ClusterRunner:
         backoff = Backoff(0.5, 15.0)
         while True:
             try:
-                await ensure_control_topic(bootstrap, topic, client_id, options)
+                await ensure_compacted_topic(
+                    bootstrap,
+                    topic,
+                    client_id,
+                    what="cluster control topic",
+                    client_options=options,
+                )
                 await self.control.start()
                 await self.member.start()
                 break

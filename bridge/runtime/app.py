@@ -14,10 +14,10 @@ import logging
 import ssl
 import time
 
+from bridge.admin import ensure_compacted_topic
 from bridge.avro.formats import ConfluentEncoder
 from bridge.avro.records import Codec
 from bridge.avro.registration import (
-    ensure_schemas_topic,
     register_all,
     schema_record,
     written_topics,
@@ -295,10 +295,11 @@ class Bridge:
         await self.publisher.start()
         if not isinstance(self.codec.encoder, ConfluentEncoder):
             kafka = self.settings.kafka
-            await ensure_schemas_topic(
+            await ensure_compacted_topic(
                 kafka.bootstrap_servers,
                 with_prefix(kafka.topic_prefix, registry.schemas_topic),
                 kafka.client_id,
+                what="schemas topic",
                 client_options=kafka.client_options(),
             )
             for schema in {s.fingerprint: s for s in topics.values()}.values():
