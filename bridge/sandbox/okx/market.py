@@ -371,8 +371,11 @@ class OkxMarket:
             data = [self.estimated_price(arg)]
         elif channel == "liquidation-orders":
             data = [self.liquidation(arg["instType"])]
-        else:  # instruments: the list again (a change of any of them)
-            data = self.instruments(arg["instType"], instruments)
+        else:  # instruments: one of them changes a trading parameter
+            listed = self.instruments(arg["instType"], instruments)
+            data = [self._random.choice(listed)] if listed else []
+            for instrument in data:
+                instrument["maxMktSz"] = str(self._random.randint(100_000, 2_000_000))
         return [{"arg": dict(arg), "data": data}] if data else []
 
     def instruments(self, inst_type_: str, inst_ids: Iterable[str]) -> list[dict[str, Any]]:

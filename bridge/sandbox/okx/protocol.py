@@ -614,8 +614,13 @@ class OkxSimulator(SimulatorServer[OkxConnection, OkxStats]):
             if channel in FULL_DEPTHS:
                 return [self._books.full(arg, changed_only=False) or {}]
             return [self._books.snapshot(arg)]
-        if channel == "instruments":
-            return self._market.frames(arg, self.instruments)
+        if channel == "instruments":  # the whole list
+            return [
+                {
+                    "arg": dict(arg),
+                    "data": self._market.instruments(arg["instType"], self.instruments),
+                }
+            ]
         if channel in ("account", "positions", "balance_and_position"):
             push = getattr(self._account, channel)()
             return [{"arg": {**arg, "uid": self._account.uid}, **push.fields, "data": push.data}]
