@@ -60,9 +60,10 @@ def _typed_fields(
     get = element.get
     for name, kind in fields.items():
         value = get(name)
-        # Text first, and inline: it is most fields of most records.
+        # Text first, and inline: it is most fields of most records, and most values are
+        # strings already (a wire.Number is not: it becomes a plain str of the same text).
         if kind is Kind.TEXT:
-            payload[name] = None if value is None else wire.text(value)
+            payload[name] = value if value is None or type(value) is str else wire.text(value)
         else:
             payload[name] = _value(name, kind, value)
     # Fields a later API version adds are kept, so nothing the exchange sent is lost.
