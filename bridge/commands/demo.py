@@ -1,10 +1,11 @@
 """``bridge demo``: the whole pipeline on one machine, with nothing to configure.
 
 Starts a real Kafka broker (sandbox) and the three exchange simulators over ``wss://``: OKX
-(``/ws/v5/public`` with status and tickers, ``/ws/v5/business`` with economic-calendar after a
-login), Kraken (ticker and a checksummed book) and legacy OKEx v1 (ticker and depth). The OKX
-simulator scripts maintenance status changes and calendar events. The demo reads the records
-back from Kafka, decodes them with the schemas in ``schemas/`` and prints them, then a summary.
+(``/ws/v5/public`` with status, tickers and a checked book, ``/ws/v5/business`` with
+economic-calendar after a login), Kraken (ticker and a checksummed book) and legacy OKEx v1
+(ticker and depth). The OKX simulator scripts maintenance status changes and calendar events.
+The demo reads the records back from Kafka, decodes them with the schemas in ``schemas/`` and
+prints them, then a summary.
 """
 
 from __future__ import annotations
@@ -30,10 +31,12 @@ from bridge.settings import Settings
 from bridge.topics import channel_topic, events_topic, raw_topic
 
 DEMO_KEY, DEMO_SECRET, DEMO_PASSPHRASE = "demo-api-key", "demo-secret-key", "demo-passphrase"
+OKX_BOOKS = channel_topic("okx", "books")
 SHOWN_TOPICS = (
     channel_topic("okx", "status"),
     channel_topic("okx", "economic-calendar"),
     channel_topic("okx", "tickers"),
+    OKX_BOOKS,
     events_topic("okx"),
     channel_topic("kraken", "ticker"),
     channel_topic("kraken", "book"),
@@ -45,6 +48,8 @@ SHOWN_TOPICS = (
 REQUIRED_TOPICS = (
     channel_topic("okx", "status"),
     channel_topic("okx", "economic-calendar"),
+    channel_topic("okx", "tickers"),
+    OKX_BOOKS,
     channel_topic("kraken", "ticker"),
     channel_topic("okex", "spot.ticker"),
 )
@@ -69,6 +74,7 @@ def demo_settings(
                     "subscriptions": [
                         {"channel": "status"},
                         {"channel": "tickers", "instId": "BTC-USDT"},
+                        {"channel": "books", "instId": "BTC-USDT"},
                     ],
                 },
                 {
@@ -116,12 +122,33 @@ def describe(record: TailedRecord) -> str:
     short = kind.rsplit(".", 1)[-1]
     if short == "ChannelData":
         fields = {"action": fields.get("action"), **json.loads(fields["data"])}
+    elif kind == "exchange_bridge.okx.Book":
+        fields = book_summary(fields)
     shown = {k: v for k, v in fields.items() if v not in (None, "", {}, [])}
     line = (
         f"{record.topic:<22} #{record.offset:<3} key={record.key:<17} {short:<17} "
         f"seq={value['sequence']:<3} {json.dumps(shown, ensure_ascii=False)}"
     )
     return line if len(line) <= LINE_WIDTH else line[: LINE_WIDTH - 1] + "…"
+
+
+def book_summary(book: dict[str, Any]) -> dict[str, Any]:
+    """A book record in one line: what the bridge found, the sequence, the best levels (a
+    snapshot holds dozens)."""
+
+    def best(levels: list[dict[str, Any]]) -> str | None:
+        return f"{levels[0]['size']} @ {levels[0]['price']}" if levels else None
+
+    return {
+        "verified": book["verified"],
+        "action": book["action"],
+        "seqId": book["seqId"],
+        "prevSeqId": book["prevSeqId"],
+        "checksum": book["checksum"],
+        "levels": f"{len(book['bids'])} bids, {len(book['asks'])} asks",
+        "best bid": best(book["bids"]),
+        "best ask": best(book["asks"]),
+    }
 
 
 def run(args: argparse.Namespace) -> int:
@@ -147,7 +174,7 @@ async def run_demo(duration: float = 20.0, verbose: bool = False) -> int:
             DEMO_KEY: OkxAccount(secret=DEMO_SECRET, passphrase=DEMO_PASSPHRASE, vip_level=1)
         }
         # The OKX simulator also scripts a status change every 3 s, a calendar event every 4 s.
-        okx_rates = {"tickers": 1.0, "status": 1 / 3, "economic-calendar": 1 / 4}
+        okx_rates = {"tickers": 1.0, "books": 1.0, "status": 1 / 3, "economic-calendar": 1 / 4}
         okx = OkxSimulator(tls=True, accounts=accounts, rates=okx_rates)
         kraken = KrakenSimulator(tls=True, rate=1.0)
         okex = OkexV1Simulator(tls=True, rate=1.0)
@@ -169,9 +196,15 @@ async def run_demo(duration: float = 20.0, verbose: bool = False) -> int:
                 loop.add_signal_handler(signum, stop.set)
             bridge_task = asyncio.create_task(bridge.run(stop))
 
+            verified = [0, 0]  # OKX book records the bridge verified, and found broken
+
             async def show() -> None:
                 async for record in tail(kafka.bootstrap_servers, SHOWN_TOPICS, idle_timeout=None):
                     counts[record.topic] += 1
+                    kind, payload = record.value["payload"]
+                    if kind == "exchange_bridge.okx.Book":
+                        verified[0] += payload["verified"] == "verified"
+                        verified[1] += payload["verified"] == "failed"
                     print(describe(record), file=out, flush=True)
 
             reader = asyncio.create_task(show())
@@ -201,6 +234,12 @@ async def run_demo(duration: float = 20.0, verbose: bool = False) -> int:
                 "while a demo runs)",
                 file=out,
             )
-            return 0 if all(counts[t] for t in REQUIRED_TOPICS) else 1
+            print(
+                f"  {OKX_BOOKS}: {verified[0]} book record(s) verified by the bridge (checksum "
+                f"and seqId chain), {verified[1]} failed",
+                file=out,
+            )
+            ok = all(counts[t] for t in REQUIRED_TOPICS) and verified[0] > 0 and not verified[1]
+            return 0 if ok else 1
     finally:
         await asyncio.to_thread(kafka.stop)

@@ -7,11 +7,11 @@ import re
 import zlib
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from decimal import Decimal
 from enum import Enum
 from typing import Any
 
 from bridge.exchanges import wire
+from bridge.exchanges.book import PriceBook
 from bridge.exchanges.kraken.payloads import array, decimal, timestamp
 from bridge.exchanges.wire import BadElement
 
@@ -42,36 +42,26 @@ class BookState(Enum):
 
 @dataclass(slots=True)
 class LocalBook:
-    """One pair's book as the exchange sent it: price -> (price text, volume text). The
-    Decimal keys only order the prices (and a volume is compared with zero the same way);
-    the checksum covers the texts, exactly as sent."""
+    """One pair's book as the exchange sent it, kept in price order (:mod:`bridge.exchanges.book`:
+    prices compared as decimals, the texts kept exactly as sent for the checksum)."""
 
     depth: int
-    asks: dict[Decimal, tuple[str, str]] = field(default_factory=dict)
-    bids: dict[Decimal, tuple[str, str]] = field(default_factory=dict)
+    book: PriceBook = field(default_factory=PriceBook)
     state: BookState = BookState.VERIFYING
 
     def apply(self, side: str, levels: Iterable[Mapping[str, Any]]) -> None:
-        book = self.asks if side == "a" else self.bids
-        for level in levels:
-            price, volume = level["price"], level["volume"]
-            key = Decimal(price)
-            if Decimal(volume) == 0:
-                book.pop(key, None)
-            else:
-                book[key] = (price, volume)
+        book_side = self.book.asks if side == "a" else self.book.bids
+        book_side.set_levels((level["price"], level["volume"]) for level in levels)
 
     def truncate(self) -> None:
         """Keep the subscribed depth: Kraken sends no deletes for levels pushed out of it."""
-        for book, best_first in ((self.asks, False), (self.bids, True)):
-            if len(book) > self.depth:
-                for key in sorted(book, reverse=best_first)[self.depth :]:
-                    del book[key]
+        self.book.asks.truncate(self.depth)
+        self.book.bids.truncate(self.depth)
 
     def checksum(self) -> str:
-        asks = [self.asks[k] for k in sorted(self.asks)[:CHECKSUM_LEVELS]]
-        bids = [self.bids[k] for k in sorted(self.bids, reverse=True)[:CHECKSUM_LEVELS]]
-        return book_checksum(asks, bids)
+        return book_checksum(
+            self.book.asks.best(CHECKSUM_LEVELS), self.book.bids.best(CHECKSUM_LEVELS)
+        )
 
     def update(self, message: BookMessage) -> bool:
         """Apply a message; True when its checksum does not match the book it leaves (the

@@ -1,5 +1,5 @@
-"""OKX v5: the adapter (adapter.py), subscription arguments (args.py) and payloads
-(payloads.py)."""
+"""OKX v5: the adapter (adapter.py), subscription arguments (args.py), the typed channels
+(channels.py), payloads (payloads.py) and the order books (book.py)."""
 
 from __future__ import annotations
 

@@ -16,8 +16,14 @@ Inbound, :meth:`OkxAdapter.classify` turns one frame into events:
                                            ExchangeError otherwise
     {"event":"notice"}                  -> Notice (64008: reconnect advised)
     {"event":"channel-conn-count[-error]"} -> ChannelConnCount
-    {"arg":{...},"data":[...]}          -> Push per element of data (payloads.py)
+    {"arg":{...},"data":[...]}          -> Push per element of data: a typed record for the
+                                           channels of channels.py, the element's exact text
+                                           for any other (payloads.py); on book channels,
+                                           ResyncRequired after a push that breaks the book
     anything else                       -> Unrecognized
+
+After a book push fails its check (book.py), the adapter unsubscribes and subscribes that one
+arg again; the new snapshot starts the book afresh. The rest of the connection is untouched.
 """
 
 from __future__ import annotations
@@ -25,6 +31,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar, Literal
@@ -40,6 +47,7 @@ from bridge.exchanges.events import (
     Notice,
     Pong,
     Push,
+    ResyncRequired,
     Subscribed,
     SubscribeFailed,
     Unrecognized,
@@ -56,6 +64,8 @@ from bridge.exchanges.okx.args import (
     echoed_arg,
     normalize_arg,
 )
+from bridge.exchanges.okx.book import BookKey, LocalBooks, book_element, book_identity
+from bridge.exchanges.okx.channels import GENERIC_PAYLOAD_TYPE, TypedChannel, typed_channel
 
 LOGIN_VERIFY_PATH = "/users/self/verify"
 """The request path that the OKX WebSocket login signature covers."""
@@ -78,7 +88,21 @@ _CLOSE_REASONS = {
 
 _MAX_REMEMBERED_ARGS = 1024
 
+# The first channel a frame names, found without decoding it (see OkxAdapter.parse).
+_CHANNEL_PEEK = re.compile(r'"channel":"([^"\\]{1,200})"')
+_PEEK_CHARS = 512
+
 Op = Literal["subscribe", "unsubscribe"]
+
+
+@dataclass(frozen=True, slots=True)
+class _Parsed:
+    """A decoded frame, the exact text of each element of its ``data`` (None when the frame
+    was decoded without them), and its text."""
+
+    value: Any
+    elements: list[wire.Element] | None
+    text: str
 
 
 def login_sign(secret_key: str, timestamp: str) -> str:
@@ -93,10 +117,11 @@ def login_sign(secret_key: str, timestamp: str) -> str:
 
 @dataclass(slots=True)
 class _PendingRequest:
-    """A subscribe request sent on this connection: its args, and those not acked yet."""
+    """A request sent on this connection: its args, and those not acked yet."""
 
     args: list[Arg]
     unacked: set[ArgKey]
+    op: Op = "subscribe"
 
 
 class OkxAdapter(Adapter):
@@ -120,7 +145,9 @@ class OkxAdapter(Adapter):
         settable so tests can reproduce the documentation's ``"id": "1512"``."""
         super().__init__(subscriptions, credentials)
         self._request_ids = RequestIds(first_request_id)
-        self._push_destinations: dict[tuple[tuple[str, Any], ...], Destination] = {}
+        self._push_destinations: dict[
+            tuple[tuple[str, Any], ...], tuple[Destination, TypedChannel | None]
+        ] = {}
         # Configured args with string values, in configuration order, without duplicates.
         self.subscriptions = configured_args(subscriptions)
         self._configured: set[ArgKey] = {arg_key(arg) for arg in self.subscriptions}
@@ -131,6 +158,7 @@ class OkxAdapter(Adapter):
         self._request_ids.reset()
         self._pending: dict[str, _PendingRequest] = {}
         self._acked: set[ArgKey] = set()
+        self._books = LocalBooks()
         self._outbound = []
 
     # -- configuration --------------------------------------------------------------------------
@@ -170,11 +198,20 @@ class OkxAdapter(Adapter):
 
     def _queue_subscribe(self, args: Sequence[Arg]) -> None:
         for batch in batches(args):
-            request_id = str(self._request_ids.take())
-            self._pending[request_id] = _PendingRequest(batch, {arg_key(a) for a in batch})
-            self._outbound.append(
-                wire.compact({"id": request_id, "op": "subscribe", "args": batch})
-            )
+            self._queue_request("subscribe", batch)
+
+    def _queue_request(self, op: Op, args: list[Arg]) -> None:
+        request_id = str(self._request_ids.take())
+        self._pending[request_id] = _PendingRequest(args, {arg_key(a) for a in args}, op)
+        self._outbound.append(wire.compact({"id": request_id, "op": op, "args": args}))
+
+    def _queue_resync(self, destination: Destination) -> None:
+        """Unsubscribe and subscribe again the one arg ``destination`` stands for (the
+        configured arg it matches, else the arg as the exchange echoed it)."""
+        echoed = arg_key(destination.arg)
+        arg = next((a for a in self.subscriptions if arg_key(a) <= echoed), dict(destination.arg))
+        self._queue_request("unsubscribe", [arg])
+        self._queue_request("subscribe", [arg])
 
     # -- inbound --------------------------------------------------------------------------------
 
@@ -182,19 +219,33 @@ class OkxAdapter(Adapter):
         text = super().decode_frame(data)
         return Pong() if text == "pong" else text
 
-    def parse(self, text: str) -> tuple[Any, list[wire.Element] | None]:
-        """The frame, and the exact text of each element of its ``data`` array."""
-        return wire.loads_with_texts(text, "data")
+    def parse(self, text: str) -> _Parsed:
+        """The frame, and the exact text of each element of its ``data`` array when the frame
+        may be a push on a channel carried generically (whose record is that text).
+
+        Typed channels need no element texts, and the plain strict decoder takes a third of
+        the time, so a frame whose first channel (found without decoding) is typed is decoded
+        with it. Should that decoder refuse the frame (an element with a key twice is refused
+        by it, but only dead-letters that element), the frame is decoded with the texts after
+        all, which also words the reason of a frame that is not JSON."""
+        peek = _CHANNEL_PEEK.search(text, 0, _PEEK_CHARS)
+        if peek is not None and typed_channel(peek[1]) is not None:
+            try:
+                return _Parsed(wire.loads(text), None, text)
+            except wire.WireError:
+                pass
+        return _Parsed(*wire.loads_with_texts(text, "data"), text)
 
     def classify(self, message: Any, received_us: int | None) -> list[Event]:
-        value, elements = message
+        assert isinstance(message, _Parsed)
+        value, elements = message.value, message.elements
         if not isinstance(value, dict):
             return [self.unrecognized(f"JSON {wire.json_type(value)} is not an object")]
         conn_id = wire.optional_text(value.get("connId"))
         if "event" in value:
             return self._on_event(value, conn_id)
         if "arg" in value or "data" in value:
-            return self._on_push(value, elements, conn_id)
+            return self._on_push(value, elements, message.text, conn_id)
         return [
             Unrecognized(reason="object has neither event nor arg/data", exchange_conn_id=conn_id)
         ]
@@ -251,6 +302,7 @@ class OkxAdapter(Adapter):
             self._acked.update(configured)
         else:
             self._acked.difference_update(configured)
+            self._books.forget(_book_key(arg))  # the next subscribe starts with a snapshot
 
         return [
             Subscribed(
@@ -293,7 +345,7 @@ class OkxAdapter(Adapter):
             return [
                 SubscribeFailed(
                     destination=destination_for(arg),
-                    op="subscribe",
+                    op=pending.op,
                     code=code,
                     message=text,
                     request_id=request_id,
@@ -315,39 +367,44 @@ class OkxAdapter(Adapter):
             ExchangeError(code=code, message=text, request_id=request_id, exchange_conn_id=conn_id)
         ]
 
-    def _push_destination(self, value: Any) -> Destination | None:
-        """``destination_for(echoed_arg(value))``, remembered per arg: a connection pushes
-        the same few args over and over. Only args whose values are all strings are
-        remembered (as OKX sends them), so two args that differ only in type never share
-        an entry; the memory is bounded whatever the server sends."""
+    def _push_destination(self, value: Any) -> tuple[Destination, TypedChannel | None] | None:
+        """``destination_for(echoed_arg(value))`` and the channel's typed record, remembered
+        per arg: a connection pushes the same few args over and over. Only args whose values
+        are all strings are remembered (as OKX sends them), so two args that differ only in
+        type never share an entry; the memory is bounded whatever the server sends."""
         if not isinstance(value, dict):
             return None
         key = tuple(value.items())
-        if all(type(v) is str for _, v in key):
-            found = self._push_destinations.get(key)
-            if found is None:
-                arg = echoed_arg(value)
-                if arg is None:
-                    return None
-                if len(self._push_destinations) >= _MAX_REMEMBERED_ARGS:
-                    self._push_destinations.clear()
-                found = self._push_destinations[key] = destination_for(arg)
+        remember = all(type(v) is str for _, v in key)
+        if remember and (found := self._push_destinations.get(key)) is not None:
             return found
         arg = echoed_arg(value)
-        return None if arg is None else destination_for(arg)
+        if arg is None:
+            return None
+        result = (destination_for(arg), typed_channel(arg["channel"]))
+        if remember:
+            if len(self._push_destinations) >= _MAX_REMEMBERED_ARGS:
+                self._push_destinations.clear()
+            self._push_destinations[key] = result
+        return result
 
     def _on_push(
-        self, message: dict[str, Any], elements: list[wire.Element] | None, conn_id: str | None
+        self,
+        message: dict[str, Any],
+        elements: list[wire.Element] | None,
+        text: str,
+        conn_id: str | None,
     ) -> list[Event]:
-        destination = self._push_destination(message.get("arg"))
-        if destination is None:
+        found = self._push_destination(message.get("arg"))
+        if found is None:
             return [
                 Unrecognized(
                     reason="push without an arg object with a channel", exchange_conn_id=conn_id
                 )
             ]
+        destination, typed = found
         data = message.get("data")
-        if not isinstance(data, list) or elements is None:
+        if not isinstance(data, list):
             return [
                 Unrecognized(
                     reason=f"push data is a JSON {wire.json_type(data)}, not an array",
@@ -357,43 +414,108 @@ class OkxAdapter(Adapter):
         action = message.get("action")
         if action is not None and not wire.is_string(action):
             return [Unrecognized(reason="push action is not a string", exchange_conn_id=conn_id)]
-
-        typed = payloads.TYPED_CHANNELS.get(destination.channel)
+        if typed is None:
+            if elements is None:  # decoded without the texts the generic record carries
+                elements = wire.loads_with_texts(text, "data")[1]
+                assert elements is not None  # data is an array
+            return self._generic(destination, action, data, elements, conn_id)
+        if typed.book:
+            return self._on_book(destination, typed, action, data, elements, conn_id)
+        try:
+            push = payloads.push_values(typed, message)
+        except wire.BadElement as exc:
+            return [Unrecognized(reason=f"{destination.channel}: {exc}", exchange_conn_id=conn_id)]
         events: list[Event] = []
-        for index, (element, exact) in enumerate(zip(data, elements, strict=True)):
+        for index, element in enumerate(data):
             try:
-                if typed is None:
-                    payload_type = payloads.GENERIC_PAYLOAD_TYPE
-                    payload = payloads.generic_payload(action, exact)
-                elif exact.duplicate_key is not None:
-                    raise wire.BadElement(
-                        f"duplicate key {exact.duplicate_key[:80]!r} in one object"
-                    )
-                else:
-                    payload_type = typed.payload_type
-                    payload = payloads.typed_payload(typed, element)
+                _refuse_duplicate_keys(elements, index)
+                payload = payloads.typed_payload(typed, element, push)
             except wire.BadElement as exc:
-                events.append(
-                    Unrecognized(
-                        reason=f"{destination.channel} data[{index}]: {exc}",
-                        exchange_conn_id=conn_id,
-                    )
-                )
+                events.append(self._bad_element(destination, index, exc, conn_id))
                 continue
             events.append(
                 Push(
                     destination=destination,
-                    payload_type=payload_type,
+                    payload_type=typed.payload_type,
                     payload=payload,
-                    # An element with a key twice has no one ts: it has none.
-                    event_time_ms=(
-                        payloads.event_time(element) if exact.duplicate_key is None else None
-                    ),
-                    identity=payloads.identity(action, element, exact),
+                    event_time_ms=typed.event_time(payload) if typed.event_time else None,
+                    identity=payloads.identity(action, element),
                     exchange_conn_id=conn_id,
                 )
             )
         return events
+
+    def _generic(
+        self,
+        destination: Destination,
+        action: str | None,
+        data: list[Any],
+        elements: list[wire.Element],
+        conn_id: str | None,
+    ) -> list[Event]:
+        return [
+            Push(
+                destination=destination,
+                payload_type=GENERIC_PAYLOAD_TYPE,
+                payload=payloads.generic_payload(action, exact),
+                # An element with a key twice has no one ts: it has none.
+                event_time_ms=(
+                    payloads.event_time(element) if exact.duplicate_key is None else None
+                ),
+                identity=payloads.identity(action, element, exact),
+                exchange_conn_id=conn_id,
+            )
+            for element, exact in zip(data, elements, strict=True)
+        ]
+
+    def _on_book(
+        self,
+        destination: Destination,
+        typed: TypedChannel,
+        action: str | None,
+        data: list[Any],
+        elements: list[wire.Element] | None,
+        conn_id: str | None,
+    ) -> list[Event]:
+        """Book elements: typed, applied to the bridge's copy of the book and checked; after
+        the first element that breaks the book, a ResyncRequired and the frames that resync
+        that one arg."""
+        key = _book_key(destination.arg)
+        events: list[Event] = []
+        failure: str | None = None
+        for index, element in enumerate(data):
+            try:
+                _refuse_duplicate_keys(elements, index)
+                book = book_element(action, element)
+            except wire.BadElement as exc:
+                events.append(self._bad_element(destination, index, exc, conn_id))
+                continue
+            broke = self._books.check(key, action, book)
+            events.append(
+                Push(
+                    destination=destination,
+                    payload_type=typed.payload_type,
+                    payload=book.payload,
+                    event_time_ms=book.payload["ts"],
+                    identity=book_identity(action, book) or payloads.identity(action, element),
+                    exchange_conn_id=conn_id,
+                )
+            )
+            failure = failure or broke
+        if failure is not None:
+            events.append(
+                ResyncRequired(destination=destination, reason=failure, exchange_conn_id=conn_id)
+            )
+            self._queue_resync(destination)
+        return events
+
+    @staticmethod
+    def _bad_element(
+        destination: Destination, index: int, exc: wire.BadElement, conn_id: str | None
+    ) -> Unrecognized:
+        return Unrecognized(
+            reason=f"{destination.channel} data[{index}]: {exc}", exchange_conn_id=conn_id
+        )
 
     # -- state ----------------------------------------------------------------------------------
 
@@ -405,3 +527,15 @@ class OkxAdapter(Adapter):
         if code is not None and code in _CLOSE_REASONS:
             return _CLOSE_REASONS[code]
         return super().close_reason(code)
+
+
+def _book_key(arg: Mapping[str, str]) -> BookKey:
+    """The book an arg subscribes to: (channel, instId)."""
+    return arg.get("channel", ""), arg.get("instId", "")
+
+
+def _refuse_duplicate_keys(elements: list[wire.Element] | None, index: int) -> None:
+    """A typed record cannot hold both values of a key sent twice: that element is refused
+    (its text is on the raw topic and the dead letter)."""
+    if elements is not None and (duplicate := elements[index].duplicate_key) is not None:
+        raise wire.BadElement(f"duplicate key {duplicate[:80]!r} in one object")

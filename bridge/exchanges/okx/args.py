@@ -9,7 +9,7 @@ from typing import Any
 
 from bridge.exchanges import wire
 from bridge.exchanges.events import Destination
-from bridge.exchanges.okx.payloads import schema_of
+from bridge.exchanges.okx.channels import schema_of
 from bridge.topics import channel_topic
 
 TOPIC_GROUP = "okx"

@@ -1,8 +1,10 @@
 """OKX payloads: what one pushed element becomes.
 
-Channels ``status`` and ``economic-calendar`` have typed payloads (schemas ``okx/status`` and
-``okx/economic-calendar``, tables below); every other channel is carried as the element's exact
-JSON text (schema ``okx/channel``), so a new channel needs configuration, not code.
+A channel with a typed record (:mod:`bridge.exchanges.okx.channels`) gets its fields typed by
+kind, nested objects as records, and every field the table does not name in ``extra``; candle
+rows get their positions named. Book channels are typed by :mod:`bridge.exchanges.okx.book`,
+which also checks them. Every other channel is carried as the element's exact JSON text
+(schema ``okx/channel``), so a new channel needs configuration, not code.
 """
 
 from __future__ import annotations
@@ -10,95 +12,90 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Mapping
-from dataclasses import dataclass
-from enum import Enum
 from typing import Any
 
 from bridge.exchanges import wire
+from bridge.exchanges.okx.channels import Fields, Kind, Nested, TypedChannel
 
 
-class _Kind(Enum):
-    TEXT = "text"  # kept as sent; missing or null -> None
-    MILLIS = "millis"  # Unix ms as digits -> int; missing, null or "" -> None
+def _value(name: str, kind: Kind | Nested, value: Any) -> Any:
+    """One field's value typed by its kind. OKX's "" (not applicable) is null for every kind
+    but text, which keeps it."""
+    if kind is Kind.TEXT:
+        return None if value is None else wire.text(value)
+    if kind is Kind.MILLIS:
+        return wire.millis(name, value)
+    if value is None or value == "":
+        return None
+    if kind is Kind.LONG:
+        number = wire.integer(name, value)
+        if number is None or not -wire.MAX_LONG - 1 <= number <= wire.MAX_LONG:
+            raise wire.BadElement(f"{name} is not an integer: {wire.text(value)[:40]!r}")
+        return number
+    if kind is Kind.BOOL:
+        if value is True or value is False:
+            return value
+        raise wire.BadElement(f"{name} is not a boolean: {wire.text(value)[:40]!r}")
+    if kind is Kind.TEXTS:
+        if not isinstance(value, list):
+            raise wire.BadElement(f"{name} is a JSON {wire.json_type(value)}, not an array")
+        return [wire.text(item) for item in value]
+    assert isinstance(kind, Nested)
+    if not kind.many:
+        return _record(name, kind.fields, value)
+    if not isinstance(value, list):
+        raise wire.BadElement(f"{name} is a JSON {wire.json_type(value)}, not an array")
+    return [_record(f"{name}[{index}]", kind.fields, item) for index, item in enumerate(value)]
 
 
-@dataclass(frozen=True, slots=True)
-class TypedChannel:
-    schema: str
-    payload_type: str
-    fields: Mapping[str, _Kind]
-    """Field name -> kind, in the order of the payload record in the schema file."""
+def _record(name: str, fields: Fields, value: Any) -> dict[str, Any]:
+    if not isinstance(value, dict):
+        raise wire.BadElement(f"{name} is a JSON {wire.json_type(value)}, not an object")
+    return _typed_fields(fields, value, {})
 
 
-_T, _MS = _Kind.TEXT, _Kind.MILLIS
-
-_STATUS = TypedChannel(
-    schema="okx/status",
-    payload_type="exchange_bridge.okx.Status",
-    fields={
-        "title": _T,
-        "state": _T,
-        "begin": _MS,
-        "end": _MS,
-        "preOpenBegin": _MS,
-        "href": _T,
-        "serviceType": _T,
-        "system": _T,
-        "scheDesc": _T,
-        "maintType": _T,
-        "env": _T,
-        "ts": _MS,
-    },
-)
-
-_ECONOMIC_CALENDAR = TypedChannel(
-    schema="okx/economic-calendar",
-    payload_type="exchange_bridge.okx.EconomicCalendar",
-    fields={
-        "calendarId": _T,
-        "date": _MS,
-        "region": _T,
-        "category": _T,
-        "event": _T,
-        "refDate": _MS,
-        "actual": _T,
-        "previous": _T,
-        "forecast": _T,
-        "importance": _T,
-        "prevInitial": _T,
-        "ccy": _T,
-        "unit": _T,
-        "ts": _MS,
-        # v2: documented on OKX's REST calendar (0: the time is known, 1: only the date)
-        "dateSpan": _T,
-    },
-)
-
-TYPED_CHANNELS: Mapping[str, TypedChannel] = {
-    "status": _STATUS,
-    "economic-calendar": _ECONOMIC_CALENDAR,
-}
-GENERIC_SCHEMA = "okx/channel"
-GENERIC_PAYLOAD_TYPE = "exchange_bridge.okx.ChannelData"
+def _typed_fields(
+    fields: Fields, element: dict[str, Any], payload: dict[str, Any]
+) -> dict[str, Any]:
+    get = element.get
+    for name, kind in fields.items():
+        value = get(name)
+        # Text first, and inline: it is most fields of most records, and most values are
+        # strings already (a wire.Number is not: it becomes a plain str of the same text).
+        if kind is Kind.TEXT:
+            payload[name] = value if value is None or type(value) is str else wire.text(value)
+        else:
+            payload[name] = _value(name, kind, value)
+    # Fields a later API version adds are kept, so nothing the exchange sent is lost.
+    payload["extra"] = {k: wire.text(v) for k, v in element.items() if k not in fields}
+    return payload
 
 
-def schema_of(channel: str) -> str:
-    typed = TYPED_CHANNELS.get(channel)
-    return typed.schema if typed else GENERIC_SCHEMA
+def push_values(typed: TypedChannel, message: Mapping[str, Any]) -> dict[str, Any]:
+    """The push's own fields a typed record repeats (account's ``eventType``...), typed."""
+    return {name: _value(name, kind, message.get(name)) for name, kind in typed.push_fields.items()}
 
 
-def typed_payload(typed: TypedChannel, element: Any) -> dict[str, Any]:
+def typed_payload(typed: TypedChannel, element: Any, push: Mapping[str, Any]) -> dict[str, Any]:
+    """The typed payload of one element (an object, or a candle row); ``push`` holds the
+    :func:`push_values` of its push. BadElement when the element does not fit."""
+    if typed.rows:
+        return _row(typed.fields, element)
     if not isinstance(element, dict):
         raise wire.BadElement(f"element is a JSON {wire.json_type(element)}, not an object")
+    return _typed_fields(typed.fields, element, dict(push))
+
+
+def _row(fields: Fields, row: Any) -> dict[str, Any]:
+    if not isinstance(row, list):
+        raise wire.BadElement(f"row is a JSON {wire.json_type(row)}, not an array")
     payload: dict[str, Any] = {}
-    for name, kind in typed.fields.items():
-        value = element.get(name)
-        if kind is _Kind.MILLIS:
-            payload[name] = wire.millis(name, value)
-        else:
-            payload[name] = wire.optional_text(value)
-    # Fields a later API version adds are kept, so nothing the exchange sent is lost.
-    payload["extra"] = {k: wire.text(v) for k, v in element.items() if k not in typed.fields}
+    for (name, kind), value in zip(fields.items(), row, strict=False):
+        payload[name] = _value(name, kind, value)
+    for name in list(fields)[len(row) :]:
+        payload[name] = None
+    # Elements OKX adds after the documented ones, as text.
+    payload["extra"] = wire.texts(row[len(fields) :])
     return payload
 
 
@@ -121,7 +118,7 @@ def event_time(element: Any) -> int | None:
 _CANONICAL = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, sort_keys=True).encode
 
 
-def identity(action: str | None, element: Any, exact: wire.Element) -> str:
+def identity(action: str | None, element: Any, exact: wire.Element | None = None) -> str:
     """Content identity of one pushed element (see :attr:`Push.identity`).
 
     Keys sorted: two server builds (old and new connection during a handover) may order keys
@@ -129,7 +126,10 @@ def identity(action: str | None, element: Any, exact: wire.Element) -> str:
     C encoder writes a :class:`wire.Number` as a string. No channel sends one where the other
     was.) An element with a key twice has no one sorted form: its exact text is its content.
     Hashed: the session keeps identities in a window, so keep them short."""
-    content = exact.text if exact.duplicate_key is not None else _CANONICAL(element)
+    if exact is not None and exact.duplicate_key is not None:
+        content = exact.text
+    else:
+        content = _CANONICAL(element)
     text = f"{action or ''}\n{content}"
     # surrogatepass: a lone surrogate from a JSON escape still has an identity
     return hashlib.blake2b(text.encode("utf-8", "surrogatepass"), digest_size=16).hexdigest()

@@ -32,7 +32,11 @@ async def _serve(options: argparse.Namespace) -> None:
     accounts = dict(options.account or [_parse_account("demo-key:demo-secret:demo-pass:1")])
     rates = {
         "tickers": options.tickers_rate,
+        "trades": options.trades_rate,
         "books": options.books_rate,
+        "candles": options.candles_rate,
+        "market": options.market_rate,
+        "private": options.private_rate,
         "status": _per_second(options.status_every),
         "economic-calendar": _per_second(options.calendar_every),
     }
@@ -43,6 +47,8 @@ async def _serve(options: argparse.Namespace) -> None:
         idle_timeout=options.idle_timeout,
         accounts=accounts,
         rates=rates,
+        instruments=options.instrument or None,
+        book_checksums=not options.zero_checksums,
     ) as sim:
         await serve_until_interrupted(
             sim,
@@ -73,8 +79,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument(
         "--calendar-every", type=float, default=0.0, metavar="SECONDS", help="push calendar events"
     )
-    parser.add_argument("--tickers-rate", type=float, default=0.0, metavar="PER_SECOND")
-    parser.add_argument("--books-rate", type=float, default=0.0, metavar="PER_SECOND")
+    for generator in ("tickers", "trades", "books", "candles", "market", "private"):
+        parser.add_argument(f"--{generator}-rate", type=float, default=0.0, metavar="PER_SECOND")
+    parser.add_argument(
+        "--instrument",
+        action="append",
+        metavar="INST_ID",
+        help="an instrument to serve (repeatable; default BTC-USDT and ETH-USDT)",
+    )
+    parser.add_argument(
+        "--zero-checksums",
+        action="store_true",
+        help="book checksums 0, as OKX sends since June 2026 (seqId chains only)",
+    )
     return run_standalone(parser, argv, _serve)
 
 

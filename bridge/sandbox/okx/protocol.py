@@ -4,10 +4,15 @@ One server instance serves ``/ws/v5/public``, ``/ws/v5/private`` and ``/ws/v5/bu
 port (query strings are ignored; other paths get HTTP 404). The path decides which channels a
 connection may subscribe to, as on the real exchange:
 
-    /ws/v5/public     status, and instrument channels (tickers, trades, books, books5, bbo-tbt,
-                      candle*, ...) for the configured instruments
-    /ws/v5/business   economic-calendar (login required, VIP level >= 1)
-    /ws/v5/private    private channels (orders, account, ...) after login
+    /ws/v5/public     status; tickers, trades, the book channels (books, books5, bbo-tbt,
+                      books-l2-tbt and books50-l2-tbt after a login at VIP4, books-elp),
+                      mark-price, index-tickers, funding-rate, open-interest, price-limit for the
+                      configured instruments; instruments, liquidation-orders, estimated-price
+                      (instType), opt-summary (instFamily)
+    /ws/v5/business   trades-all and the candle families (candle<bar>, mark-price-candle<bar>,
+                      index-candle<bar>); after a login: economic-calendar (VIP1), orders-algo
+    /ws/v5/private    after a login: account, positions, balance_and_position, orders, fills
+                      (VIP4)
 
 What the simulator reproduces, and why it matters to a client:
 
@@ -19,10 +24,21 @@ What the simulator reproduces, and why it matters to a client:
   which the client sent nothing and the server pushed nothing;
 * the 64008 "service upgrade" notice followed by a close.
 
+Subscribing sends what OKX sends first: the latest status, a book's snapshot (books5, bbo-tbt:
+the whole book), the instruments of the type, the account, positions and balances; the other
+channels wait for data. Private pushes name the account's ``uid`` in their arg.
+
 Besides the control API every simulator has (:mod:`bridge.sandbox.server`), tests script it
 with ``push_status``, ``push_calendar``, ``publish``, ``send_notice`` and
-``send_channel_conn_count``. Generators (``rates``): ``tickers`` and ``books`` for subscribed
-instruments, ``status`` and ``economic-calendar`` (:mod:`bridge.sandbox.okx.market`).
+``send_channel_conn_count``, and the books (:mod:`bridge.sandbox.okx.books`) with
+``lose_next_update``, ``corrupt_next_checksum``, ``break_next_sequence``,
+``reset_next_sequence`` and ``send_book_keepalive``; ``book()`` is what a client holding a book
+must have. Generators (``rates``), for what is subscribed: ``tickers``, ``trades`` (and
+trades-all), ``books`` (every book channel), ``candles`` (every candle family), ``market``
+(mark-price, index-tickers, funding-rate, open-interest, price-limit, opt-summary,
+estimated-price, liquidation-orders, instruments), ``private`` (orders and what a fill changes,
+:mod:`bridge.sandbox.okx.account`), ``status`` and ``economic-calendar``
+(:mod:`bridge.sandbox.okx.market`).
 """
 
 from __future__ import annotations
@@ -31,14 +47,20 @@ import asyncio
 import hmac
 import json
 import logging
+import random
 import re
 import time
+from collections import Counter
 from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Final
 
 from websockets.asyncio.server import ServerConnection
 
+from bridge.sandbox.okx.access import ArgProblem as _ArgProblem
+from bridge.sandbox.okx.access import arg_problem
+from bridge.sandbox.okx.account import PrivatePush, SimAccount
+from bridge.sandbox.okx.books import BOOK_CHANNELS, FULL_DEPTHS, Fault, OkxBooks
 from bridge.sandbox.okx.market import (
     CALENDAR_FIELDS,
     DEFAULT_STATUS,
@@ -48,19 +70,17 @@ from bridge.sandbox.okx.market import (
 )
 from bridge.sandbox.okx.wire import (
     CALENDAR_CHANNEL,
-    INSTRUMENT_CHANNELS,
     NOTICE_CODE,
     NOTICE_MSG,
-    PRIVATE_CHANNELS,
     STATUS_CHANNEL,
     SubscriptionKey,
+    bar_ms,
     dumps,
     login_sign,
     subscription_key,
     timestamp_text,
-    wrong_url_message,
 )
-from bridge.sandbox.server import SimConnection, SimulatorServer, SimulatorStats
+from bridge.sandbox.server import BookLevels, SimConnection, SimulatorServer, SimulatorStats
 
 logger = logging.getLogger(__name__)
 
@@ -80,6 +100,24 @@ LOGIN_WINDOW_SECONDS: Final = 30.0
 _LOGIN_FIELDS: Final = ("apiKey", "passphrase", "timestamp", "sign")
 _REQUEST_ID = re.compile(r"[A-Za-z0-9]{1,32}")
 
+# The channels each market data generator feeds (books and private have their own rounds).
+_GENERATED: Final[Mapping[str, Callable[[str], bool]]] = {
+    "tickers": {"tickers"}.__contains__,
+    "trades": {"trades", "trades-all"}.__contains__,
+    "candles": lambda channel: bar_ms(channel) is not None,
+    "market": {
+        "mark-price",
+        "index-tickers",
+        "funding-rate",
+        "open-interest",
+        "price-limit",
+        "opt-summary",
+        "estimated-price",
+        "liquidation-orders",
+        "instruments",
+    }.__contains__,
+}
+
 
 # -- state -------------------------------------------------------------------------------------
 
@@ -96,9 +134,11 @@ class OkxAccount:
 @dataclass
 class OkxStats(SimulatorStats):
     """The shared counters (``errors_sent`` keyed by OKX code, ``pushes_sent`` by channel),
-    and the 64008 notices."""
+    the 64008 notices, and the book faults made (``lose``, ``corrupt_checksum``,
+    ``break_sequence``, ``reset_sequence``: each once per update it applied to)."""
 
     notices_sent: int = 0
+    book_faults: Counter[str] = field(default_factory=Counter)
 
 
 @dataclass(eq=False, kw_only=True)
@@ -116,9 +156,6 @@ class OkxConnection(SimConnection):
         return any(wanted.items() <= dict(key).items() for key in self.subscriptions)
 
 
-_ArgProblem = tuple[str, str]  # (error code, message)
-
-
 # -- the simulator ----------------------------------------------------------------------------
 
 
@@ -127,17 +164,29 @@ class OkxSimulator(SimulatorServer[OkxConnection, OkxStats]):
 
     ``clock`` is the server's wall clock (Unix seconds) for the login timestamp window;
     timeouts (idle close, notice delay) run on the event loop's monotonic clock.
-    ``rate`` / ``rates``: rounds per second of the generators (0 = off): ``tickers`` and
-    ``books`` (the market data ``rate`` sets) push to subscribed instruments, ``status`` and
+    ``rate`` / ``rates``: rounds per second of the generators (0 = off): the market data ones
+    (``tickers``, ``trades``, ``books``, ``candles``, ``market``, which ``rate`` sets) push to
+    what is subscribed, ``private`` makes the account trade, ``status`` and
     ``economic-calendar`` push a new status change or calendar event each round.
+    ``book_checksums``: False sends checksum 0 in every book message, as OKX does since June
+    2026 (clients then have the seqId chain only).
     """
 
     label = "OKX simulator"
     paths = {PUBLIC_PATH: "public", PRIVATE_PATH: "private", BUSINESS_PATH: "business"}
     default_path = PUBLIC_PATH
     tls_name = "okx-sim"
-    generators = ("tickers", "books", STATUS_CHANNEL, CALENDAR_CHANNEL)
-    market_generators = ("tickers", "books")
+    generators = (
+        "tickers",
+        "trades",
+        "books",
+        "candles",
+        "market",
+        "private",
+        STATUS_CHANNEL,
+        CALENDAR_CHANNEL,
+    )
+    market_generators = ("tickers", "trades", "books", "candles", "market")
     idle_close = (CLOSE_NO_DATA, IDLE_CLOSE_REASON)
     sends_are_activity = True  # "no data received or pushed": pushes keep a line open
     _log = logger
@@ -159,6 +208,7 @@ class OkxSimulator(SimulatorServer[OkxConnection, OkxStats]):
         rate: float = 0.0,
         rates: Mapping[str, float] | None = None,
         seed: int = 0,
+        book_checksums: bool = True,
     ) -> None:
         super().__init__(
             host=host,
@@ -184,6 +234,50 @@ class OkxSimulator(SimulatorServer[OkxConnection, OkxStats]):
             None if initial_status is None else complete(initial_status, STATUS_FIELDS)
         )
         self._market = OkxMarket(seed)
+        rng = random.Random(seed + 1)
+        self._books = OkxBooks(rng, checksums=book_checksums)
+        self._account = SimAccount(rng)
+
+    # -- observation ---------------------------------------------------------------------------
+
+    def book(self, inst_id: str, channel: str = "books") -> BookLevels:
+        """The (price, size) texts of ``channel``'s book of ``inst_id``, best first: what a
+        client holding that book must have (the last message sent, or lost, included)."""
+        return self._books.levels(inst_id, channel)
+
+    def checksum(self, inst_id: str, channel: str = "books") -> int:
+        """OKX's checksum of that book (computed whether or not the messages carry it)."""
+        return self._books.checksum(inst_id, channel)
+
+    # -- scripting: books ----------------------------------------------------------------------
+
+    def lose_next_update(self, inst_id: str | None = None, channel: str | None = None) -> None:
+        """The next update of ``inst_id``'s book (any instrument when None) on ``channel`` (any
+        incremental book channel when None) is sent to nobody; the one after it follows it all
+        the same (its prevSeqId, and the levels it did not repeat). Call again for more."""
+        self._books.add_fault("lose", inst_id, channel)
+
+    def corrupt_next_checksum(self, inst_id: str | None = None, channel: str | None = None) -> None:
+        """The next such update carries a checksum one off (non-zero, so a client checks it);
+        its levels stay right."""
+        self._books.add_fault("corrupt_checksum", inst_id, channel)
+
+    def break_next_sequence(self, inst_id: str | None = None, channel: str | None = None) -> None:
+        """The next such update's prevSeqId is not the seqId of the message before it."""
+        self._books.add_fault("break_sequence", inst_id, channel)
+
+    def reset_next_sequence(self, inst_id: str | None = None, channel: str | None = None) -> None:
+        """The next such update restarts the sequence lower, as OKX documents after maintenance:
+        its seqId is below its prevSeqId, which still follows. Not a fault for a client."""
+        self._books.add_fault("reset_sequence", inst_id, channel)
+
+    async def send_book_keepalive(self, inst_id: str, channel: str = "books") -> None:
+        """OKX's message after about 60 s without a change: an empty update whose seqId and
+        prevSeqId are both the last seqId."""
+        arg = {"channel": channel, "instId": inst_id}
+        frame = self._books.keepalive(arg)
+        if frame is not None:
+            await self._send_all(self._arg_subscribers(arg), dumps(frame), push=channel)
 
     # -- scripting -----------------------------------------------------------------------------
 
@@ -274,24 +368,62 @@ class OkxSimulator(SimulatorServer[OkxConnection, OkxStats]):
             await self.push_status(self._market.next_status_change())
         elif name == CALENDAR_CHANNEL:
             await self.push_calendar(self._market.next_calendar_event())
+        elif name == "books":
+            await self._books_round()
+        elif name == "private":
+            for push in self._account.step():
+                await self._send_private(push)
         else:
-            for inst_id, conns in self._instrument_subscribers(name).items():
-                arg = {"channel": name, "instId": inst_id}
-                if name == "tickers":
-                    frame = {"arg": arg, "data": [self._market.ticker(inst_id)]}
-                else:
-                    frame = self._market.book_update(arg)
-                await self._send_all(conns, dumps(frame), push=name)
+            for key, conns in self._subscribed_args(_GENERATED[name]).items():
+                arg = dict(key)
+                for frame in self._market.frames(arg, self.instruments):
+                    await self._send_all(conns, dumps(frame), push=arg["channel"])
 
-    def _instrument_subscribers(self, channel: str) -> dict[str, list[OkxConnection]]:
-        """instId -> connections subscribed to exactly {"channel": channel, "instId": instId}."""
-        found: dict[str, list[OkxConnection]] = {}
-        for inst_id in sorted(self.instruments):
-            key = subscription_key({"channel": channel, "instId": inst_id})
-            conns = [c for c in self._connections.values() if key in c.subscriptions]
-            if conns:
-                found[inst_id] = conns
-        return found
+    async def _books_round(self) -> None:
+        """Every subscribed book: its instrument's book changes, and each channel of it sends
+        what it shows of the change (an update, or the whole book for books5 and bbo-tbt)."""
+        subscribed = self._subscribed_args(BOOK_CHANNELS)
+        for inst_id in sorted({dict(key)["instId"] for key in subscribed}):
+            self._books.step(inst_id)
+        for key, conns in subscribed.items():
+            arg = dict(key)
+            channel = arg["channel"]
+            fault: Fault | None = None
+            if channel in FULL_DEPTHS:
+                frame = self._books.full(arg, changed_only=True)
+            else:
+                frame, fault = self._books.update(arg)
+            if fault is not None:
+                self.stats.book_faults[fault] += 1
+            if frame is not None and fault != "lose":
+                await self._send_all(conns, dumps(frame), push=channel)
+
+    def _subscribed_args(
+        self, channels: Callable[[str], bool] | Collection[str]
+    ) -> dict[SubscriptionKey, list[OkxConnection]]:
+        """Every arg subscribed on one of ``channels`` (a collection, or a test of the name),
+        with the connections subscribed to it, in a stable order."""
+        wanted = channels if callable(channels) else channels.__contains__
+        found: dict[SubscriptionKey, list[OkxConnection]] = {}
+        for conn in self._connections.values():
+            for key in conn.subscriptions:
+                if wanted(dict(key)["channel"]):
+                    found.setdefault(key, []).append(conn)
+        return dict(sorted(found.items()))
+
+    def _arg_subscribers(self, arg: Mapping[str, str]) -> list[OkxConnection]:
+        key = subscription_key(arg)
+        return [c for c in self._connections.values() if key in c.subscriptions]
+
+    async def _send_private(self, push: PrivatePush) -> None:
+        """A private push to each subscriber whose arg selects its elements, its arg naming
+        the account's uid as OKX's private pushes do."""
+        for key, conns in self._subscribed_args({push.channel}).items():
+            arg = dict(key)
+            data = [e for e in push.data if self._account.matches(push.channel, arg, e)]
+            if data:
+                frame = {"arg": {**arg, "uid": self._account.uid}, **push.fields, "data": data}
+                await self._send_all(conns, dumps(frame), push=push.channel)
 
     # -- sending -------------------------------------------------------------------------------
 
@@ -434,7 +566,11 @@ class OkxSimulator(SimulatorServer[OkxConnection, OkxStats]):
             if already:
                 continue  # re-acked, but no second snapshot or initial push
             conn.subscriptions.add(key)
-            await self._initial_push(conn, arg)
+            # Made now, before anything awaits: no generator round can send this subscription
+            # an update that its snapshot would then contradict.
+            for frame in self._initial_frames(arg):
+                if await self._send_json(conn, frame):
+                    self.stats.pushes_sent[arg["channel"]] += 1
             self._notify_changed()
 
     async def _unsubscribe(
@@ -454,73 +590,38 @@ class OkxSimulator(SimulatorServer[OkxConnection, OkxStats]):
                 self.stats.acks_sent += 1
 
     def _check_arg(self, conn: OkxConnection, arg: Any, *, subscribing: bool) -> _ArgProblem | None:
-        """Why ``arg`` cannot be (un)subscribed on this connection, or None when it can.
+        """Why ``arg`` cannot be (un)subscribed on this connection, or None when it can
+        (:func:`~bridge.sandbox.okx.access.arg_problem`)."""
+        vip_level = None if conn.account is None else conn.account.vip_level
+        return arg_problem(
+            arg,
+            endpoint=conn.endpoint,
+            vip_level=vip_level if conn.logged_in else None,
+            instruments=self.instruments,
+            subscribing=subscribing,
+        )
 
-        Unsubscribing checks the channel and URL but not login or fee tier.
-        """
-        invalid_args = ("60013", "Invalid args")
-        if not isinstance(arg, dict) or not all(
-            isinstance(k, str) and isinstance(v, str) for k, v in arg.items()
-        ):
-            return invalid_args
-        channel = arg.get("channel", "")
-        if not channel:
-            return invalid_args
-        endpoint = conn.endpoint
-        wrong_url = ("60018", wrong_url_message(arg))
-
-        if channel == CALENDAR_CHANNEL:
-            if endpoint == "public":
-                return (
-                    "64001",
-                    "This channel has been migrated to the '/business' URL. "
-                    "Please subscribe using the new URL.",
-                )
-            if endpoint != "business":
-                return wrong_url
-            if subscribing and not conn.logged_in:
-                return ("60011", "Please log in")
-            if subscribing and (conn.account is None or conn.account.vip_level < 1):
-                return (
-                    "64003",
-                    "Your trading fee tier doesn't meet the requirement to access this channel",
-                )
-            return None
-
-        is_instrument_channel = channel in INSTRUMENT_CHANNELS or channel.startswith("candle")
-        if channel == STATUS_CHANNEL or is_instrument_channel:
-            if endpoint == "business":
-                return (
-                    "64002",
-                    'This channel is not supported by "/business" URL. Please use "/private" '
-                    'URL(for private channels), or "/public" URL(for public channels).',
-                )
-            if endpoint != "public":
-                return wrong_url
-            if is_instrument_channel:
-                if "instId" not in arg:
-                    return invalid_args
-                if arg["instId"] not in self.instruments:
-                    return wrong_url
-            return None
-
-        if channel in PRIVATE_CHANNELS:
-            if endpoint != "private":
-                return wrong_url
-            if subscribing and not conn.logged_in:
-                return ("60011", "Please log in")
-            return None
-
-        return wrong_url
-
-    async def _initial_push(self, conn: OkxConnection, arg: Mapping[str, str]) -> None:
-        """What a new subscription receives right after its ack."""
+    def _initial_frames(self, arg: Mapping[str, str]) -> list[dict[str, Any]]:
+        """What a new subscription receives right after its ack, as OKX sends it: the latest
+        status, a book's snapshot (or whole book), the instrument list, the account's
+        snapshots. Everything else waits for data."""
         channel = arg["channel"]
-        frame: dict[str, Any] | None = None
-        if channel == STATUS_CHANNEL and self._latest_status is not None:
-            frame = {"arg": {"channel": STATUS_CHANNEL}, "data": [self._latest_status]}
-        elif channel == "books" and self.rates["books"] > 0 and set(arg) == {"channel", "instId"}:
-            frame = self._market.book_snapshot(arg)
-        # economic-calendar and everything else: nothing until scripted.
-        if frame is not None and await self._send_json(conn, frame):
-            self.stats.pushes_sent[channel] += 1
+        if channel == STATUS_CHANNEL:
+            if self._latest_status is None:
+                return []
+            return [{"arg": {"channel": STATUS_CHANNEL}, "data": [self._latest_status]}]
+        if channel in BOOK_CHANNELS:
+            if channel in FULL_DEPTHS:
+                return [self._books.full(arg, changed_only=False) or {}]
+            return [self._books.snapshot(arg)]
+        if channel == "instruments":  # the whole list
+            return [
+                {
+                    "arg": dict(arg),
+                    "data": self._market.instruments(arg["instType"], self.instruments),
+                }
+            ]
+        if channel in ("account", "positions", "balance_and_position"):
+            push = getattr(self._account, channel)()
+            return [{"arg": {**arg, "uid": self._account.uid}, **push.fields, "data": push.data}]
+        return []

@@ -13,17 +13,24 @@ import hashlib
 import hmac
 import json
 import math
+import re
 from collections.abc import Mapping
 from typing import Any, Final
 
 __all__ = [
+    "BUSINESS_INSTRUMENT_CHANNELS",
+    "BUSINESS_PRIVATE_CHANNELS",
     "CALENDAR_CHANNEL",
+    "CANDLE_CHANNEL",
+    "CHANNEL_TIERS",
     "INSTRUMENT_CHANNELS",
     "NOTICE_CODE",
     "NOTICE_MSG",
     "PRIVATE_CHANNELS",
     "STATUS_CHANNEL",
+    "TYPE_CHANNELS",
     "SubscriptionKey",
+    "bar_ms",
     "dumps",
     "login_sign",
     "subscription_key",
@@ -36,7 +43,7 @@ NOTICE_MSG: Final = "The connection will soon be closed for a service upgrade. P
 
 STATUS_CHANNEL: Final = "status"
 CALENDAR_CHANNEL: Final = "economic-calendar"
-# Public channels keyed by instrument. Any channel starting with "candle" is one too.
+# Public channels keyed by instrument (instId), served on /ws/v5/public.
 INSTRUMENT_CHANNELS: Final = frozenset(
     {
         "tickers",
@@ -44,6 +51,9 @@ INSTRUMENT_CHANNELS: Final = frozenset(
         "books",
         "books5",
         "bbo-tbt",
+        "books-l2-tbt",
+        "books50-l2-tbt",
+        "books-elp",
         "mark-price",
         "index-tickers",
         "funding-rate",
@@ -51,6 +61,29 @@ INSTRUMENT_CHANNELS: Final = frozenset(
         "price-limit",
     }
 )
+# Public channels keyed by instrument but served on /ws/v5/business (no login), and the candle
+# families: candle<bar>, mark-price-candle<bar>, index-candle<bar>.
+BUSINESS_INSTRUMENT_CHANNELS: Final = frozenset({"trades-all"})
+CANDLE_CHANNEL: Final = re.compile(
+    r"(candle|mark-price-candle|index-candle)([0-9]+)([smHDWMY])(utc)?"
+)
+_BAR_UNIT_MS: Final = {
+    "s": 1_000,
+    "m": 60_000,
+    "H": 3_600_000,
+    "D": 86_400_000,
+    "W": 7 * 86_400_000,
+    "M": 30 * 86_400_000,  # a month as 30 days: the simulator's candles need no calendar
+    "Y": 365 * 86_400_000,
+}
+# Public channels with other arguments (instType, instFamily), on /ws/v5/public: the argument
+# they need (estimated-price also instFamily or instId).
+TYPE_CHANNELS: Final = {
+    "instruments": "instType",
+    "liquidation-orders": "instType",
+    "estimated-price": "instType",
+    "opt-summary": "instFamily",
+}
 PRIVATE_CHANNELS: Final = frozenset(
     {
         "account",
@@ -58,12 +91,23 @@ PRIVATE_CHANNELS: Final = frozenset(
         "balance_and_position",
         "orders",
         "fills",
-        "orders-algo",
         "algo-advance",
         "liquidation-warning",
         "account-greeks",
     }
 )
+# Private channels on /ws/v5/business (login required).
+BUSINESS_PRIVATE_CHANNELS: Final = frozenset({"orders-algo"})
+# Channels that need a login and a fee tier (VIP level; 64003 below it): fills, and the
+# tick-by-tick books on /ws/v5/public (OKX's 2026 documentation: VIP4 for both books).
+CHANNEL_TIERS: Final = {"fills": 4, "books-l2-tbt": 4, "books50-l2-tbt": 4}
+
+
+def bar_ms(channel: str) -> int | None:
+    """The bar of a candle channel in milliseconds (``candle5m``: 300000); None for others."""
+    match = CANDLE_CHANNEL.fullmatch(channel)
+    return None if match is None else int(match[2]) * _BAR_UNIT_MS[match[3]]
+
 
 # The login signature covers timestamp + "GET" + this path.
 LOGIN_SIGN_PATH: Final = "/users/self/verify"

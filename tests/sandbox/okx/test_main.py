@@ -23,7 +23,13 @@ def test_help_names_every_option() -> None:
         "--status-every",
         "--calendar-every",
         "--tickers-rate",
+        "--trades-rate",
         "--books-rate",
+        "--candles-rate",
+        "--market-rate",
+        "--private-rate",
+        "--instrument",
+        "--zero-checksums",
         "--verbose",
     ):
         assert option in text, option

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
+from bridge.sandbox.okx import market as market_module
 from bridge.sandbox.okx.market import (
     CALENDAR_FIELDS,
     DEFAULT_STATUS,
@@ -38,21 +41,72 @@ def test_tickers_walk_and_name_the_instrument_type() -> None:
     assert OkxMarket(seed=1).ticker("BTC-USDT")["last"] == ticks[0]["last"]  # reproducible
 
 
-def test_book_updates_chain_their_sequence_ids() -> None:
-    market = OkxMarket()
-    arg = {"channel": "books", "instId": "ETH-USDT"}
-    snapshot = market.book_snapshot(arg)
-    assert snapshot["action"] == "snapshot" and snapshot["arg"] == arg
-    [element] = snapshot["data"]
-    assert element["prevSeqId"] == -1 and len(element["bids"]) == len(element["asks"]) == 20
-    prices = [float(row[0]) for row in element["bids"]]
-    assert prices == sorted(prices, reverse=True)
-    previous = element["seqId"]
-    for _ in range(10):
-        [update] = market.book_update(arg)["data"]
-        assert update["prevSeqId"] == previous < update["seqId"]
-        assert update["checksum"] == 0 and 1 <= len(update["bids"]) <= 2
-        previous = update["seqId"]
+def test_trades_aggregated_and_one_by_one() -> None:
+    market = OkxMarket(seed=2)
+    trades = market.trades("BTC-USDT") + market.trades("BTC-USDT")
+    for trade in trades:
+        assert list(trade) == [
+            "instId", "tradeId", "px", "sz", "side", "ts", "count", "source", "seqId",
+        ]  # fmt: skip
+        assert isinstance(trade["seqId"], int) and trade["side"] in ("buy", "sell")
+    ids = [int(t["tradeId"]) for t in trades]
+    assert ids == sorted(ids) and len(set(ids)) == len(ids)
+    one = market.trades("ETH-USDT", aggregated=False)[0]
+    assert list(one) == ["instId", "tradeId", "px", "sz", "side", "source", "ts"]
+
+
+def test_candles_are_rows_of_their_bar_and_close_with_confirm(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    market = OkxMarket(seed=3)
+    clock = [1_700_000_000.5]
+    monkeypatch.setattr(market_module.time, "time", lambda: clock[0])
+    (row,) = market.candles("candle1m", "BTC-USDT", 60_000)
+    assert len(row) == 9 and all(isinstance(v, str) for v in row)
+    assert int(row[0]) == 1_699_999_980_000 and row[-1] == "0"
+    (row,) = market.candles("candle1m", "BTC-USDT", 60_000)
+    assert int(row[0]) == 1_699_999_980_000
+    clock[0] += 60
+    closed, current = market.candles("candle1m", "BTC-USDT", 60_000)
+    assert closed[0] == row[0] and closed[-1] == "1" and current[-1] == "0"
+    assert int(current[0]) == 1_700_000_040_000
+    (mark,) = market.candles("mark-price-candle1H", "BTC-USDT", 3_600_000)
+    assert len(mark) == 6 and mark[-1] == "0"
+
+
+PUBLIC_FIELDS = {
+    "mark_price": "instType instId markPx ts",
+    "index_ticker": "instId idxPx high24h low24h open24h sodUtc0 sodUtc8 ts",
+    "funding_rate": (
+        "formulaType fundingRate fundingTime impactValue instId instType interestRate method "
+        "maxFundingRate minFundingRate nextFundingRate nextFundingTime premium "
+        "settFundingRate settState ts"
+    ),
+    "open_interest": "instId instType oi oiCcy oiUsd ts",
+    "price_limit": "instType instId buyLmt sellLmt ts enabled",
+}
+
+
+@pytest.mark.parametrize("method", sorted(PUBLIC_FIELDS))
+def test_public_data_elements_carry_every_documented_field(method: str) -> None:
+    element = getattr(OkxMarket(seed=4), method)("BTC-USDT-SWAP")
+    assert sorted(element) == sorted(PUBLIC_FIELDS[method].split())
+    assert element["ts"].isdigit()
+
+
+def test_options_estimates_liquidations_and_instruments() -> None:
+    market = OkxMarket(seed=5)
+    options = market.option_summaries("BTC-USD")
+    assert len(options) == 4 and {o["uly"] for o in options} == {"BTC-USD"}
+    assert {o["instId"][-1] for o in options} == {"C", "P"}
+    estimate = market.estimated_price({"instType": "FUTURES", "instFamily": "BTC-USD"})
+    assert estimate["instId"].startswith("BTC-USD-") and estimate["settleType"] == "settlement"
+    liquidation = market.liquidation("SWAP")
+    assert liquidation["instType"] == "SWAP" and len(liquidation["details"]) == 1
+    listed = market.instruments("SPOT", ["BTC-USDT", "ETH-USDT", "BTC-USDT-SWAP"])
+    assert [i["instId"] for i in listed] == ["BTC-USDT", "ETH-USDT"]
+    assert listed[0]["futureSettlement"] is False and isinstance(listed[0]["instIdCode"], int)
+    assert market.instruments("SWAP", ["BTC-USDT-SWAP"])[0]["settleCcy"] == "USDT"
 
 
 def test_status_changes_cycle_and_calendar_ids_count_up() -> None:

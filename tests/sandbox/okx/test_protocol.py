@@ -33,6 +33,7 @@ from bridge.sandbox.okx import (
     subscription_key,
 )
 from bridge.sandbox.tls import client_ssl_context
+from tests.sandbox.okx.test_books import Client
 
 API_KEY, SECRET, PASSPHRASE = "test-key", "test-secret", "test-passphrase"
 VIP0_KEY = "vip0-key"
@@ -542,6 +543,8 @@ async def test_publish_reaches_only_subscribers_of_the_arg(sim: OkxSimulator) ->
     async with client(sim) as ws:
         await ws.send(subscribe(btc))
         await recv_json(ws)
+        first = await recv_json(ws)  # the whole book, as OKX pushes it on subscribe
+        assert first["arg"] == btc and len(first["data"][0]["asks"]) == 5
         await sim.publish(eth, [{"asks": []}])
         await sim.publish(btc, [{"asks": [], "bids": []}], action="snapshot")
         text = await recv_text(ws)
@@ -567,15 +570,10 @@ async def test_synthetic_tickers_and_books() -> None:
     assert ticker_frames and ticker_frames[0]["data"][0]["instId"] == "ETH-USDT"
 
     snapshot, *updates = book_frames
-    assert snapshot["action"] == "snapshot"
-    assert snapshot["data"][0]["prevSeqId"] == -1
+    client_book = Client(snapshot)  # checks the snapshot's checksum
     assert updates and all(u["action"] == "update" for u in updates)
-    previous = snapshot["data"][0]["seqId"]
     for update in updates:
-        element = update["data"][0]
-        assert element["prevSeqId"] == previous and element["checksum"] == 0
-        assert element["seqId"] > previous
-        previous = element["seqId"]
+        assert client_book.apply(update) == (True, True)  # the sequence and the checksum hold
 
 
 async def test_wait_for_subscribers(sim: OkxSimulator) -> None:

@@ -49,7 +49,7 @@ def test_written_topics_of_a_configuration(config: Path) -> None:
         "okx.events": "okx/events.v1",
         "okx.raw": "bridge/raw.v1",
         "okx.status": "okx/status.v1",
-        "okx.tickers": "okx/channel.v1",
+        "okx.tickers": "okx/tickers.v1",
     }
 
 

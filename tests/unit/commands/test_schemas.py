@@ -57,7 +57,7 @@ def test_list_shows_topic_subject_version_and_fingerprint(
         "okx/economic-calendar.v2",
         calendar.fingerprint.hex(),
     ] in rows
-    assert ["prod.okx.tickers", "prod.okx.tickers-value", "okx/channel.v1"] in [r[:3] for r in rows]
+    assert ["prod.okx.tickers", "prod.okx.tickers-value", "okx/tickers.v1"] in [r[:3] for r in rows]
     # every schema version appears, used by this configuration or not
     assert {r[2] for r in rows[1:]} >= {f"{s.id}.v{s.version}" for s in STORE.all()} - {
         "okx/economic-calendar.v1"
@@ -71,7 +71,7 @@ def test_list_with_the_record_name_strategy(
     _, out = run(capsys, "list", "--config", str(config))
     rows = [line.split()[:2] for line in out.splitlines()]
     assert ["prod.okx.status", "exchange_bridge.okx.StatusRecord"] in rows
-    assert ["prod.okx.tickers", "exchange_bridge.okx.ChannelRecord"] in rows
+    assert ["prod.okx.tickers", "exchange_bridge.okx.TickerRecord"] in rows
 
 
 def test_show_by_topic_schema_id_and_version(

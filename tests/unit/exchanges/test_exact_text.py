@@ -99,7 +99,7 @@ class Slot:
 
 
 def okx() -> Adapter:
-    adapter = OkxAdapter([{"channel": "status"}, {"channel": "tickers", "instId": "BTC-USDT"}])
+    adapter = OkxAdapter([{"channel": "status"}, {"channel": "sprd-tickers", "sprdId": "S"}])
     adapter.connection_made(RECEIVED_US / 1e6)
     return adapter
 
@@ -116,7 +116,8 @@ def okex() -> Adapter:
     return adapter
 
 
-TICKERS = '{"arg":{"channel":"tickers","instId":"BTC-USDT"},"data":[@]}'
+# A channel without a typed record: its elements are carried as their exact text.
+TICKERS = '{"arg":{"channel":"sprd-tickers","sprdId":"S"},"data":[@]}'
 SLOTS = {
     "okx-generic": Slot(
         "okx", "okx", okx, TICKERS.replace("@", '{"last":@,"ts":"1"}'),
@@ -125,6 +126,15 @@ SLOTS = {
     "okx-typed-field": Slot(
         "okx", "okx", okx, '{"arg":{"channel":"status"},"data":[{"state":@}]}',
         lambda p: p["state"],
+    ),
+    "okx-ticker-field": Slot(
+        "okx", "okx", okx, '{"arg":{"channel":"tickers","instId":"BTC-USDT"},"data":[{"last":@}]}',
+        lambda p: p["last"],
+    ),
+    "okx-book-level": Slot(
+        "okx", "okx", okx,
+        '{"arg":{"channel":"books5","instId":"BTC-USDT"},"data":[{"asks":[[@,"1","0","1"]]}]}',
+        lambda p: p["asks"][0]["price"],
     ),
     "okx-typed-extra": Slot(
         "okx", "okx", okx, '{"arg":{"channel":"status"},"data":[{"title":"t","new":@}]}',

@@ -12,7 +12,7 @@ from bridge.exchanges.events import (
 )
 from bridge.exchanges.okx import OkxAdapter
 from tests.fixtures import FIXTURES_DIR, load_fixture
-from tests.unit.exchanges.schema_helpers import PayloadSchemas
+from tests.unit.exchanges.schema_helpers import SCHEMAS_ROOT, PayloadSchemas
 
 STATUS = {"channel": "status"}
 CALENDAR = {"channel": "economic-calendar"}
@@ -74,18 +74,25 @@ def dest(arg: dict[str, str], schema: str = "okx/channel", key: str | None = Non
 
 STATUS_DEST = dest(STATUS, "okx/status")
 CALENDAR_DEST = dest(CALENDAR, "okx/economic-calendar")
-TICKERS_DEST = dest(TICKERS, key="BTC-USDT")
-BOOKS_DEST = dest(BOOKS, key="BTC-USDT")
+TICKERS_DEST = dest(TICKERS, "okx/tickers", key="BTC-USDT")
+BOOKS_DEST = dest(BOOKS, "okx/books", key="BTC-USDT")
 
 
-SCHEMAS = PayloadSchemas(
-    "okx",
-    {
-        "exchange_bridge.okx.Status": "status.v1.avsc",
-        "exchange_bridge.okx.EconomicCalendar": "economic-calendar.v2.avsc",
-        "exchange_bridge.okx.ChannelData": "channel.v1.avsc",
-    },
-)
+def _latest_files() -> dict[str, str]:
+    """Payload record full name -> the file of the latest version of its schema."""
+    latest: dict[str, tuple[int, str]] = {}
+    for path in (SCHEMAS_ROOT / "okx").glob("*.avsc"):
+        name, version = path.name.removesuffix(".avsc").rsplit(".v", 1)
+        record = json.loads(path.read_text())
+        (payload,) = [f for f in record["fields"] if f["name"] == "payload"]
+        first = payload["type"][0]
+        full_name = f"{first['namespace']}.{first['name']}"
+        if int(version) > latest.get(full_name, (0, ""))[0]:
+            latest[full_name] = (int(version), path.name)
+    return {full_name: file for full_name, (_, file) in latest.items()}
+
+
+SCHEMAS = PayloadSchemas("okx", _latest_files())
 
 
 assert_valid = SCHEMAS.assert_valid

@@ -467,7 +467,9 @@ def test_ack_echoing_extra_fields_counts_for_the_configured_arg() -> None:
     )
     assert only(events) == Subscribed(
         destination=dest(
-            {"channel": "orders", "instType": "ANY", "uid": "77982378738415879"}, key="ANY"
+            {"channel": "orders", "instType": "ANY", "uid": "77982378738415879"},
+            "okx/orders",
+            key="ANY",
         ),
         op="subscribe",
         request_id=None,

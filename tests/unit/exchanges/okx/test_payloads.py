@@ -1,5 +1,5 @@
-"""OKX pushes: typed payloads (status, economic-calendar), the generic record's exact element
-text, and every push of every fixture against its schema.
+"""OKX pushes: typed payloads, the generic record's exact element text, and every push of every
+fixture against its schema. (Every typed channel's documentation example: test_channels.py.)
 """
 
 from __future__ import annotations
@@ -10,10 +10,13 @@ from typing import Any
 import pytest
 
 from bridge.exchanges.events import (
+    Event,
     Push,
+    ResyncRequired,
     Unrecognized,
 )
 from bridge.exchanges.okx import OkxAdapter
+from bridge.exchanges.okx.channels import typed_channel
 from tests.unit.exchanges.okx.helpers import (
     BOOKS,
     BOOKS_DEST,
@@ -171,12 +174,29 @@ def test_typed_push_element_that_is_not_an_object() -> None:
     assert "not an object" in events[0].reason  # type: ignore[attr-defined]
 
 
-def test_tickers_push_goes_the_generic_way() -> None:
-    element = fixture_json("tickers-push.json")["data"][0]
+def test_tickers_push_is_a_typed_ticker() -> None:
     (push,) = pushes(connected(TICKERS).receive(fixture("tickers-push.json")))
     assert push.destination == TICKERS_DEST
-    assert push.payload_type == "exchange_bridge.okx.ChannelData"
-    assert push.payload == {"action": None, "data": json.dumps(element, separators=(",", ":"))}
+    assert push.payload_type == "exchange_bridge.okx.Ticker"
+    assert push.payload == {
+        "instType": "SPOT",
+        "instId": "BTC-USDT",
+        "last": "9999.99",
+        "lastSz": "0.1",
+        "askPx": "9999.99",
+        "askSz": "11",
+        "bidPx": "8888.88",
+        "bidSz": "5",
+        "open24h": "9000",
+        "high24h": "10000",
+        "low24h": "8888.88",
+        "volCcy24h": "2222",
+        "vol24h": "2222",
+        "sodUtc0": "2222",
+        "sodUtc8": "2222",
+        "ts": 1597026383085,
+        "extra": {},
+    }
     assert push.event_time_ms == 1597026383085
 
 
@@ -188,33 +208,52 @@ def test_tickers_push_goes_the_generic_way() -> None:
         ("books-update-idle.json", "update", 123457, 123457, 1597026413185),
     ],
 )
-def test_books_push(name: str, action: str, prev_seq_id: int, seq_id: int, ts: int) -> None:
+def test_books_push_is_a_typed_book(
+    name: str, action: str, prev_seq_id: int, seq_id: int, ts: int
+) -> None:
     (push,) = pushes(connected(BOOKS).receive(fixture(name)))
+    element = fixture_json(name)["data"][0]
     assert push.destination == BOOKS_DEST
-    assert push.payload["action"] == action
-    data = json.loads(push.payload["data"])
-    assert data == fixture_json(name)["data"][0]
-    assert (data["prevSeqId"], data["seqId"], data["checksum"]) == (prev_seq_id, seq_id, 0)
+    assert push.payload_type == "exchange_bridge.okx.Book"
+    assert push.payload == {
+        "instId": None,
+        "action": action,
+        "asks": [
+            {"price": p, "size": s, "deprecated": d, "orders": o} for p, s, d, o in element["asks"]
+        ],
+        "bids": [
+            {"price": p, "size": s, "deprecated": d, "orders": o} for p, s, d, o in element["bids"]
+        ],
+        "ts": ts,
+        "checksum": 0,
+        "prevSeqId": prev_seq_id,
+        "seqId": seq_id,
+        # a snapshot starts the book; an update alone has no book to be checked against
+        "verified": "verified" if action == "snapshot" else "not_checked",
+        "extra": {},
+    }
     assert push.event_time_ms == ts
 
 
-def test_book_update_sequence_is_carried_in_order() -> None:
+def test_book_pushes_in_order_are_verified_by_their_sequence() -> None:
     adapter = connected(BOOKS)
-    seq = []
+    found = []
     for name in ("books-snapshot.json", "books-update.json", "books-update-idle.json"):
         (push,) = pushes(adapter.receive(fixture(name)))
-        data = json.loads(push.payload["data"])
-        seq.append((data["prevSeqId"], data["seqId"]))
-    assert seq[0][0] == -1
-    assert seq[1][0] == seq[0][1]
-    assert seq[2][0] == seq[2][1] == seq[1][1]
+        found.append((push.payload["prevSeqId"], push.payload["seqId"], push.payload["verified"]))
+    assert found == [
+        (-1, 123456, "verified"),
+        (123456, 123457, "verified"),
+        (123457, 123457, "verified"),  # the idle keepalive
+    ]
+    assert adapter.data_to_send() == []
 
 
 def test_any_channel_works_including_array_elements() -> None:
     candle = ["1597026383085", "8533.02", "8553.74", "8527.17", "8548.26", "45247", "529.58", "0"]
-    frame = {"arg": {"channel": "candle1m", "instId": "BTC-USDT"}, "data": [candle]}
-    (push,) = pushes(connected().receive(json.dumps(frame)))
-    assert push.destination == dest({"channel": "candle1m", "instId": "BTC-USDT"}, key="BTC-USDT")
+    arg = {"channel": "sprd-candle1m", "sprdId": "BTC-USDT_BTC-USDT-SWAP"}
+    (push,) = pushes(connected().receive(json.dumps({"arg": arg, "data": [candle]})))
+    assert push.destination == dest(arg)
     assert push.payload == {"action": None, "data": json.dumps(candle, separators=(",", ":"))}
     assert push.event_time_ms is None
 
@@ -227,7 +266,7 @@ def test_any_channel_works_including_array_elements() -> None:
 
 
 def test_generic_push_with_a_bad_ts_is_still_carried() -> None:
-    frame = '{"arg":{"channel":"trades","instId":"BTC-USDT"},"data":[{"ts":"soon"}]}'
+    frame = '{"arg":{"channel":"sprd-public-trades","sprdId":"S"},"data":[{"ts":"soon"}]}'
     (push,) = pushes(connected().receive(frame))
     assert push.event_time_ms is None
 
@@ -250,28 +289,51 @@ def test_push_on_binary_frame_with_utf8_json() -> None:
     assert push.payload["state"] == "completed"
 
 
+def first_push(events: list[Event]) -> Push:
+    found = [e for e in events if isinstance(e, Push)]
+    assert found, events
+    return found[0]
+
+
 def test_identity_is_content_based() -> None:
     old, new = connected(BOOKS), connected(BOOKS)
-    (a,) = old.receive(fixture("books-update.json"))
-    (b,) = new.receive(fixture("books-update.json"))
-    assert isinstance(a, Push) and isinstance(b, Push)
+    a = first_push(old.receive(fixture("books-update.json")))
+    b = first_push(new.receive(fixture("books-update.json")))
     assert a.identity == b.identity
 
     element = fixture_json("books-update.json")["data"][0]
     reordered = dict(reversed(list(element.items())))
-    (c,) = new.receive(json.dumps({"arg": BOOKS, "action": "update", "data": [reordered]}))
-    assert isinstance(c, Push) and c.identity == a.identity
+    c = first_push(new.receive(json.dumps({"arg": BOOKS, "action": "update", "data": [reordered]})))
+    assert c.identity == a.identity
 
-    (d,) = new.receive(json.dumps({"arg": BOOKS, "action": "snapshot", "data": [element]}))
-    assert isinstance(d, Push) and d.identity != a.identity
-    (e,) = new.receive(
-        json.dumps({"arg": BOOKS, "action": "update", "data": [{**element, "seqId": 9}]})
-    )
-    assert isinstance(e, Push) and e.identity != a.identity
+    d = first_push(new.receive(json.dumps({"arg": BOOKS, "action": "snapshot", "data": [element]})))
+    assert d.identity != a.identity
+    for changed in ({"seqId": 9}, {"prevSeqId": 9}, {"ts": "1597026383186"}):
+        e = first_push(
+            new.receive(
+                json.dumps({"arg": BOOKS, "action": "update", "data": [{**element, **changed}]})
+            )
+        )
+        assert e.identity != a.identity, changed
 
-    (s1,) = connected(STATUS).receive(fixture("status-push.json"))
-    (s2,) = connected(STATUS).receive(fixture("status-push.json"))
-    assert isinstance(s1, Push) and isinstance(s2, Push) and s1.identity == s2.identity
+    s1 = first_push(connected(STATUS).receive(fixture("status-push.json")))
+    s2 = first_push(connected(STATUS).receive(fixture("status-push.json")))
+    assert s1.identity == s2.identity
+    t1 = first_push(connected(TICKERS).receive(fixture("tickers-push.json")))
+    ticker = fixture_json("tickers-push.json")
+    ticker["data"][0]["last"] = "1"
+    t2 = first_push(connected(TICKERS).receive(json.dumps(ticker)))
+    assert t1.identity != t2.identity
+
+
+def test_a_book_without_seq_ids_is_identified_by_its_content() -> None:
+    level = ["1", "2", "0", "1"]
+    element: dict[str, Any] = {"asks": [level], "bids": [], "ts": "5", "checksum": 0}
+    frame = {"arg": BOOKS, "action": "update", "data": [element]}
+    a = first_push(connected(BOOKS).receive(json.dumps(frame)))
+    level[1] = "3"
+    b = first_push(connected(BOOKS).receive(json.dumps(frame)))
+    assert a.identity != b.identity
 
 
 # --- schemas -------------------------------------------------------------------------------------
@@ -286,21 +348,23 @@ def test_every_push_from_every_fixture_fits_its_schema(name: str) -> None:
             )
             if isinstance(event, Push):
                 assert_valid(event)
-                assert (
-                    event.destination.schema
-                    == {
-                        "exchange_bridge.okx.Status": "okx/status",
-                        "exchange_bridge.okx.EconomicCalendar": "okx/economic-calendar",
-                        "exchange_bridge.okx.ChannelData": "okx/channel",
-                    }[event.payload_type]
+                typed = typed_channel(event.destination.channel)
+                assert event.destination.schema == (typed.schema if typed else "okx/channel")
+                assert event.payload_type == (
+                    typed.payload_type if typed else "exchange_bridge.okx.ChannelData"
                 )
 
 
 def test_fixtures_that_push_produce_pushes() -> None:
     names = [n for n in all_fixture_names() if "push" in n or n.startswith("books-")]
-    assert len(names) == 6
+    not_json = {"doc-account-push.json", "doc-balance_and_position-push.json"}
+    assert len(names) == 33
     for name in names:
-        assert pushes(logged_in(STATUS, CALENDAR).receive(fixture(name)))
+        events = logged_in(STATUS, CALENDAR).receive(fixture(name))
+        if name in not_json:
+            assert [type(e) for e in events] == [Unrecognized]
+        else:
+            assert pushes([e for e in events if not isinstance(e, ResyncRequired)])
 
 
 def test_economic_calendar_date_span_is_a_typed_field_from_v2() -> None:
