@@ -172,8 +172,16 @@ def _add_schemas_actions(schemas: argparse.ArgumentParser) -> None:
     )
     config_option(register, "its schema_registry and connections")
     register.add_argument("--registry-url", help="overrides schema_registry.url")
-    export = actions.add_parser("export", help="write every schema version for consumers")
+    export = actions.add_parser(
+        "export", help="write every schema version, with an index.json, for consumers"
+    )
     export.add_argument("directory", type=Path, metavar="DIR")
+    export.add_argument(
+        "--latest",
+        action="store_true",
+        help="only the latest version of each schema: ready for code generation "
+        "(avro-maven-plugin, fastavro), which refuses two versions of one record",
+    )
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -22,7 +22,7 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from bridge.avro.formats import decode_body, split_value
 from bridge.avro.registry import RegistryClient
-from bridge.avro.store import SchemaStore, version_key
+from bridge.avro.store import SchemaStore, fingerprint_bytes, fingerprint_text, version_key
 from bridge.errors import BridgeError, SchemaError
 from bridge.topics import SCHEMAS_TOPIC
 
@@ -30,16 +30,20 @@ log = logging.getLogger(__name__)
 
 
 def jsonable(value: Any) -> Any:
-    """Decoded Avro → JSON: timestamps as ISO 8601, bytes as text (or base64 when not UTF-8),
-    union branches as objects with a ``type`` naming the record."""
+    """A decoded value (union branches as ``(full name, value)``, as :func:`decode_body` returns
+    them) as JSON, for ``bridge tail`` and the demo: timestamps as ISO 8601, bytes as text (or
+    ``{"base64": ...}`` when not UTF-8), and a record taken as a union branch as an object with
+    one member, the record's full name: ``{"exchange_bridge.okex.SpotDeal": {...fields}}``.
+
+    That last form is how Avro's own JSON encoding writes a union branch (``avro-tools
+    tojson`` and Java's ``JsonEncoder`` print the same shape), and it cannot clash with the
+    record's fields: a form that put the name beside the fields, under a member such as
+    ``type``, lost it to every payload with a field of that name (OKEx deals, orders and
+    balances, Kraken ownTrades). The other unions of the schemas are ``["null", T]``, whose
+    values need no name and are written plain."""
     if isinstance(value, tuple) and len(value) == 2 and isinstance(value[0], str):
         name, inner = value
-        converted = jsonable(inner)
-        return (
-            {"type": name, **converted}
-            if isinstance(converted, dict)
-            else {"type": name, "value": converted}
-        )
+        return {name: jsonable(inner)}
     if isinstance(value, dict):
         return {k: jsonable(v) for k, v in value.items()}
     if isinstance(value, list):
@@ -54,8 +58,20 @@ def jsonable(value: Any) -> Any:
     return value
 
 
+def union_branch(rendered: Any) -> tuple[str, Any]:
+    """(full name, fields) of a union branch as :func:`jsonable` renders it."""
+    if not isinstance(rendered, dict) or len(rendered) != 1:
+        raise SchemaError(f"not a rendered union branch: {str(rendered)[:80]}")
+    ((name, fields),) = rendered.items()
+    return name, fields
+
+
 @dataclass(frozen=True, slots=True)
 class TailedRecord:
+    """One record read back: where it was, its key, the label of its writer schema, and the
+    decoded value (union branches as ``(full name, value)`` pairs; :meth:`to_json` renders it
+    with :func:`jsonable`)."""
+
     topic: str
     partition: int
     offset: int
@@ -123,7 +139,8 @@ class WriterSchemas:
         if found is None:
             where = f" nor in topic {self.schemas_topic}" if self.schemas_topic else ""
             raise SchemaError(
-                f"unknown schema fingerprint {fingerprint.hex()} (not in schemas/{where})"
+                f"unknown schema fingerprint {fingerprint_text(fingerprint)} "
+                f"(not in schemas/{where})"
             )
         return found
 
@@ -253,7 +270,7 @@ def _add_schema(
     if not key or not value:
         return  # a tombstone, or not ours
     try:
-        fingerprint = bytes.fromhex(key.decode())
+        fingerprint = fingerprint_bytes(key.decode())
         definition = json.loads(value)
     except ValueError:
         log.warning("schemas topic: skipping a record that is not <fingerprint hex> → JSON")

@@ -73,7 +73,7 @@ from bridge.exchanges.kraken.subscriptions import (
     targets_of,
 )
 from bridge.exchanges.wire import BadElement
-from bridge.topics import channel_topic
+from bridge.topics import TopicFamily, channel_topic, topic_family
 
 RATE_LIMIT_RETRY_SECONDS = 1.0
 """How long to wait after ``Exceeded msg rate`` before resending unanswered subscriptions."""
@@ -142,6 +142,13 @@ class KrakenAdapter(Adapter):
     @classmethod
     def destinations(cls, subscriptions: Sequence[Mapping[str, Any]]) -> list[Destination]:
         return [t.destination for t in targets_of(map(parse_subscription, subscriptions))[0]]
+
+    @classmethod
+    def topic_families(cls) -> list[TopicFamily]:
+        return [
+            topic_family(channel_topic(TOPIC_GROUP, name), schema_id(name))
+            for name in PUBLIC_CHANNELS + PRIVATE_CHANNELS
+        ]
 
     # -- outbound -------------------------------------------------------------------------------
 

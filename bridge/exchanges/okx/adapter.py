@@ -56,6 +56,7 @@ from bridge.exchanges.okx.args import (
     echoed_arg,
     normalize_arg,
 )
+from bridge.topics import TopicFamily, channel_topic, topic_family
 
 LOGIN_VERIFY_PATH = "/users/self/verify"
 """The request path that the OKX WebSocket login signature covers."""
@@ -142,6 +143,16 @@ class OkxAdapter(Adapter):
     @classmethod
     def destinations(cls, subscriptions: Sequence[Mapping[str, Any]]) -> list[Destination]:
         return [destination_for(arg) for arg in configured_args(subscriptions)]
+
+    @classmethod
+    def topic_families(cls) -> list[TopicFamily]:
+        typed = [
+            topic_family(channel_topic(TOPIC_GROUP, channel), payloads.schema_of(channel))
+            for channel in payloads.TYPED_CHANNELS
+        ]
+        # Any other channel, typed by no schema: its elements as JSON text.
+        generic = topic_family(channel_topic(TOPIC_GROUP, "<channel>"), payloads.GENERIC_SCHEMA)
+        return [*typed, generic]
 
     # -- outbound -------------------------------------------------------------------------------
 
