@@ -69,7 +69,14 @@ def build_parser() -> argparse.ArgumentParser:
     )
     demo.add_argument("--verbose", action="store_true", help="show the bridge's own log lines")
 
-    tail = commands.add_parser("tail", help="print a topic's records as decoded JSON lines")
+    tail = commands.add_parser(
+        "tail",
+        help="print a topic's records as decoded JSON lines",
+        description="Print the records of one or more topics as JSON lines, decoded with the "
+        "schemas in schemas/ (or bridge.schemas, or the registry). Never creates a topic. "
+        "Exit codes: 0 after --idle-timeout, 1 when Kafka cannot be reached or a topic "
+        "does not exist.",
+    )
     tail.add_argument("topics", nargs="+", metavar="TOPIC", help="topic names (with any prefix)")
     tail.add_argument(
         "--bootstrap-servers",
@@ -78,6 +85,11 @@ def build_parser() -> argparse.ArgumentParser:
         help="Kafka bootstrap servers (default: %(default)s)",
     )
     tail.add_argument("--latest", action="store_true", help="only records produced from now on")
+    tail.add_argument(
+        "--wait",
+        action="store_true",
+        help="wait for topics that do not exist yet (default: exit 1 naming them)",
+    )
     tail.add_argument(
         "--idle-timeout",
         type=float,

@@ -13,17 +13,19 @@ import base64
 import datetime as dt
 import json
 import logging
+import re
 from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 import fastavro
 from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka.errors import KafkaConnectionError, KafkaError
 
 from bridge.avro.formats import decode_body, split_value
 from bridge.avro.registry import RegistryClient
 from bridge.avro.store import SchemaStore, fingerprint_bytes, fingerprint_text, version_key
-from bridge.errors import BridgeError, SchemaError
+from bridge.errors import BridgeError, KafkaUnavailableError, SchemaError, TopicNotFoundError
 from bridge.topics import SCHEMAS_TOPIC
 
 log = logging.getLogger(__name__)
@@ -170,10 +172,16 @@ async def tail(
     schemas_topic: str | None = SCHEMAS_TOPIC,
     registry: RegistryClient | None = None,
     client_options: Mapping[str, Any] | None = None,
+    missing_topics: Literal["wait", "fail"] = "wait",
 ) -> AsyncIterator[TailedRecord]:
     """Yield decoded records of ``topics`` as they arrive; stop after ``idle_timeout`` seconds
     without a record (None: never). ``schemas_topic`` (with any prefix) resolves fingerprints
-    the local ``schemas/`` does not know; ``registry`` resolves Confluent schema ids."""
+    the local ``schemas/`` does not know; ``registry`` resolves Confluent schema ids.
+
+    Never creates a topic. A topic that does not exist yet is waited for (``missing_topics``
+    ``"wait"``: the demo starts reading before the bridge has written), or refused with
+    :class:`~bridge.errors.TopicNotFoundError` (``"fail"``: ``bridge tail``). Raises
+    :class:`~bridge.errors.KafkaUnavailableError` when Kafka cannot be reached at start."""
     schemas = WriterSchemas(
         bootstrap_servers,
         store=store,
@@ -182,15 +190,30 @@ async def tail(
         client_options=client_options,
     )
     consumer = AIOKafkaConsumer(
-        *topics,
         bootstrap_servers=bootstrap_servers,
         **(client_options or {}),
         auto_offset_reset="earliest" if from_beginning else "latest",
         enable_auto_commit=False,
         metadata_max_age_ms=2000,  # pick up topics the bridge creates after we start
     )
-    await consumer.start()
+    await _start(consumer, bootstrap_servers)
     try:
+        if missing_topics == "fail":
+            # All topics' metadata (a request naming none): asking for a topic by name would
+            # let the broker create it.
+            existing = await consumer.topics()
+            missing = [t for t in topics if t not in existing]
+            if missing:
+                raise TopicNotFoundError(
+                    f"no topic {', '.join(missing)} on {bootstrap_servers} "
+                    "(or not visible to this client); `bridge schemas list` shows the topics "
+                    "the bridge writes"
+                )
+        # A pattern, not the names: aiokafka then asks for every topic's metadata and never
+        # names one, and a broker with auto.create.topics.enable (the default) creates any
+        # topic named in a metadata request (aiokafka always allows it, and has no setting
+        # such as the Java client's allow.auto.create.topics).
+        consumer.subscribe(pattern="^(?:" + "|".join(re.escape(t) for t in topics) + ")$")
         while True:
             try:
                 message = await asyncio.wait_for(consumer.getone(), idle_timeout)
@@ -215,6 +238,21 @@ async def tail(
         await consumer.stop()
 
 
+async def _start(consumer: AIOKafkaConsumer, bootstrap_servers: str) -> None:
+    """Start ``consumer``, or close it and raise KafkaUnavailableError: a consumer that failed
+    to start still holds a client, which would warn "Unclosed AIOKafkaConsumer" later."""
+    try:
+        await consumer.start()
+    except KafkaError as exc:
+        await consumer.stop()
+        why = (
+            "no broker answered"
+            if isinstance(exc, KafkaConnectionError)
+            else f"{type(exc).__name__}: {exc}"
+        )
+        raise KafkaUnavailableError(f"cannot reach Kafka at {bootstrap_servers}: {why}") from exc
+
+
 # --- the schemas topic --------------------------------------------------------------------------
 
 
@@ -226,14 +264,15 @@ async def read_schemas_topic(
     client_options: Mapping[str, Any] | None = None,
 ) -> dict[bytes, tuple[str, dict[str, Any]]]:
     """Every schema in the schemas topic: fingerprint → (``<id>.v<version>`` label, schema
-    definition). Reads up to the end offsets at the time of the call, so it always ends."""
+    definition). Reads up to the end offsets at the time of the call, so it always ends. Asks
+    for no topic by name before it is known to exist, so it creates none."""
     consumer = AIOKafkaConsumer(
         bootstrap_servers=bootstrap_servers,
         enable_auto_commit=False,
         auto_offset_reset="earliest",
         **(client_options or {}),
     )
-    await consumer.start()
+    await _start(consumer, bootstrap_servers)
     found: dict[bytes, tuple[str, dict[str, Any]]] = {}
     try:
         partitions = consumer.partitions_for_topic(topic)
