@@ -90,7 +90,11 @@ async def test_fastavro_with_the_schemas_topic_and_with_an_export(
             decoded = [fastavro_recipe["decode"](m.value, schemas) for m in messages]
             assert decoded == expected
     branches = {r.value["payload"][0] for r in await tailed(kafka_bootstrap, prefix + "okx.status")}
-    assert branches == {"exchange_bridge.SubscriptionEvent", "exchange_bridge.okx.Status"}
+    assert branches == {  # the ack, the status change, and the marker of the bridge's stop
+        "exchange_bridge.SubscriptionEvent",
+        "exchange_bridge.okx.Status",
+        "exchange_bridge.SessionMarker",
+    }
 
 
 async def test_confluent_kafka_deserializer_with_apicurio(
