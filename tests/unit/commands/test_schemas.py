@@ -14,6 +14,8 @@ import pytest
 
 from bridge.avro.store import SchemaStore, schemas_dir
 from bridge.cli import main
+from bridge.exchanges import adapter_class
+from tests.unit.avro.test_contract import SUBSCRIPTIONS
 
 CONFIG = """\
 kafka: {topic_prefix: "prod."}
@@ -126,7 +128,8 @@ CONTRACT = {
 }
 # Names on the broker each family stands for, as `show` must resolve them.
 EXAMPLES = {
-    "okx.<channel>": ["okx.tickers", "okx.books", "okx.candle1m", "okx.mark-price"],
+    # channels no typed schema names (typed ones: test_show_agrees_with_where_records_go)
+    "okx.<channel>": ["okx.a-channel", "okx.some.new_channel-2"],
     "okex.spot.depth-<size>": ["okex.spot.depth-5", "okex.spot.depth-10", "okex.spot.depth-20"],
     "okex.spot.kline-<interval>": ["okex.spot.kline-1min", "okex.spot.kline-week"],
 }
@@ -144,7 +147,8 @@ def test_list_without_a_config_shows_every_contract_topic(
         latest = STORE.latest(schema_id)
         assert listed[topic][1:3] == [f"{schema_id}.v{latest.version}", latest.fingerprint_text]
     assert listed["bridge.schemas"][1:3] == ["-", "-"]
-    assert set(listed) == {*CONTRACT, "bridge.schemas"}
+    # (typed channels added later bring their own rows; each names a schema)
+    assert set(listed) >= {*CONTRACT, "bridge.schemas"}
     # every schema in schemas/ is the value schema of some topic
     assert {r[1].rsplit(".v", 1)[0] for r in rows[1:]} - {"-"} == {s.id for s in STORE.all()}
 
@@ -159,7 +163,8 @@ def test_list_without_a_config_takes_the_prefix_and_registry_from_the_environmen
     assert rows[0] == ["TOPIC", "SUBJECT", "SCHEMA", "FINGERPRINT"]
     listed = {r[0]: r for r in rows[1:]}
     assert listed["prod.okx.<channel>"][1:3] == ["prod.okx.<channel>-value", "okx/channel.v1"]
-    assert set(listed) == {f"prod.{t}" for t in CONTRACT}  # no schemas topic with a registry
+    assert set(listed) >= {f"prod.{t}" for t in CONTRACT}
+    assert "prod.bridge.schemas" not in listed  # no schemas topic with a registry
 
 
 @pytest.mark.parametrize("with_config", [False, True], ids=["no-config", "config"])
@@ -179,6 +184,19 @@ def test_show_resolves_every_contract_topic(
             )
             assert f"fingerprint {latest.fingerprint_text}" in header
             assert json.loads(body) == latest.definition
+
+
+@pytest.mark.parametrize("exchange", sorted(SUBSCRIPTIONS))
+def test_show_agrees_with_where_records_go(
+    exchange: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``show okx.tickers`` (and every other topic a subscription writes) names the schema the
+    adapter writes there."""
+    for destination in adapter_class(exchange).destinations(SUBSCRIPTIONS[exchange]):
+        code, out = run(capsys, "show", destination.topic)
+        assert code == 0, (destination.topic, out)
+        latest = STORE.latest(destination.schema)
+        assert out.startswith(f"// {destination.schema}.v{latest.version}  "), destination.topic
 
 
 def test_show_by_schema_id_and_version(capsys: pytest.CaptureFixture[str]) -> None:
