@@ -163,12 +163,15 @@ def _add_schemas_actions(schemas: argparse.ArgumentParser) -> None:
         )
 
     listing = actions.add_parser(
-        "list", help="topic, subject, version and fingerprint of every schema"
+        "list",
+        help="every topic with its schema version and fingerprint (and subject, with a registry)",
     )
-    config_option(listing, "list the topics its connections write, with their subjects")
+    config_option(listing, "list only the topics its connections write, under its prefix")
     show = actions.add_parser("show", help="print a schema (latest version unless --version)")
     show.add_argument(
-        "name", metavar="TOPIC", help="a topic (okx.status) or schema id (okx/status)"
+        "name",
+        metavar="TOPIC",
+        help="a topic (okx.tickers, with any prefix) or schema id (okx/status)",
     )
     show.add_argument("--version", type=int, help="a version number (default: the latest)")
     config_option(show, "resolve topics its connections write")
