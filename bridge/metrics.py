@@ -161,6 +161,12 @@ class Metrics:
             ["topic"],
             registry=r,
         )
+        self.producer_resets = Counter(
+            "bridge_kafka_producer_resets_total",
+            "Kafka producers replaced because the broker no longer accepted their sequence "
+            "numbers (after a batch it refused for good)",
+            registry=r,
+        )
         self.records_dropped = Counter(
             "bridge_records_dropped_total",
             "Records dropped by the drop overflow policy",

@@ -68,6 +68,7 @@ class Bridge:
             buffer_max_records=settings.publisher.buffer_max_records,
             buffer_max_bytes=settings.publisher.buffer_max_bytes,
             overflow=settings.publisher.overflow,
+            max_record_bytes=kafka.max_request_size,
             producer_options=producer_options,
         )
         self.pipeline = Pipeline(

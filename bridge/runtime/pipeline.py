@@ -36,6 +36,8 @@ log = logging.getLogger(__name__)
 # A dead letter holds its frame plus the envelope and an error text: this much of the record
 # limit is left for them when a frame that Kafka refused is cut to fit.
 DEADLETTER_HEADROOM_BYTES = 16 * 1024
+# A dead letter refused for its size is cut further, but never below this much of the frame.
+DEADLETTER_FLOOR_BYTES = 4 * 1024
 
 
 class RecentPushes:
@@ -203,23 +205,38 @@ class Pipeline:
 
     def _undeliverable(self, record: OutRecord, origin: object | None, reason: str) -> None:
         """Kafka refused a record for good: dead-letter the frame it was made from, once per
-        frame (its raw and typed records may all be refused), so the frame is not lost."""
-        if not isinstance(origin, _Origin) or record.topic == self.codec.deadletter_topic:
-            return  # a marker or schema record, or the dead letter itself: counted, logged
-        conn, frame = origin.conn, origin.frame
-        seen = (conn.connection_id, frame.sequence)
+        frame (its raw and typed records may all be refused), so the frame is not lost. A
+        dead letter refused in turn (the broker's limit is below ours) is sent again with
+        half as much of the frame, down to a floor: the head of the frame, its size and its
+        SHA-256 always land."""
+        if isinstance(origin, _DeadLetter):
+            if "TooLarge" in reason and origin.limit // 2 >= DEADLETTER_FLOOR_BYTES:
+                self._dead_letter(origin.origin, origin.reason, origin.limit // 2)
+            return
+        if not isinstance(origin, _Origin):
+            return  # a marker or a schema record: counted and logged by the publisher
+        seen = (origin.conn.connection_id, origin.frame.sequence)
         if seen in self._given_up:
             return
         self._given_up.append(seen)
-        limit = self.publisher.max_record_bytes - DEADLETTER_HEADROOM_BYTES
-        data, note = _truncated(frame.data, limit)
         self.metrics.deadletters.labels("deliver").inc()
         log.warning(
-            "%s: frame %d to dead letters (deliver): %s", conn.connection_id, frame.sequence, reason
+            "%s: frame %d to dead letters (deliver): %s",
+            origin.conn.connection_id,
+            origin.frame.sequence,
+            reason,
         )
-        dead = Frame(data, frame.received_us, frame.sequence)
-        letter = self.codec.deadletter_record(conn, dead, "deliver", reason + note)
-        self.publisher.send_nowait(letter, frame.received_us)
+        self._dead_letter(
+            origin, reason, self.publisher.max_record_bytes - DEADLETTER_HEADROOM_BYTES
+        )
+
+    def _dead_letter(self, origin: _Origin, reason: str, limit: int) -> None:
+        frame = origin.frame
+        data, note = _truncated(frame.data, limit)
+        letter = self.codec.deadletter_record(
+            origin.conn, Frame(data, frame.received_us, frame.sequence), "deliver", reason + note
+        )
+        self.publisher.send_nowait(letter, frame.received_us, _DeadLetter(origin, reason, limit))
 
 
 @dataclass(frozen=True, slots=True)
@@ -229,6 +246,15 @@ class _Origin:
 
     conn: ConnectionInfo
     frame: Frame
+
+
+@dataclass(frozen=True, slots=True)
+class _DeadLetter:
+    """A dead letter made for a refused frame, with at most ``limit`` bytes of it."""
+
+    origin: _Origin
+    reason: str
+    limit: int
 
 
 def _truncated(data: str | bytes, limit: int) -> tuple[str | bytes, str]:

@@ -39,11 +39,15 @@ from aiokafka import AIOKafkaProducer
 from aiokafka.conn import create_conn
 from aiokafka.errors import (
     BrokerNotAvailableError,
+    InvalidProducerEpoch,
     KafkaConnectionError,
     KafkaError,
     KafkaTimeoutError,
     NodeNotReadyError,
+    OutOfOrderSequenceNumber,
+    ProducerFenced,
     SaslAuthenticationFailed,
+    UnknownProducerId,
 )
 
 from bridge.avro.records import OutRecord
@@ -57,6 +61,8 @@ log = logging.getLogger(__name__)
 # A failed batch is resent after a jittered delay that grows while sends keep failing.
 RESEND_INITIAL_SECONDS = 0.5
 RESEND_MAX_SECONDS = 5.0
+# How long one request for a topic's partitions may wait before it is asked again.
+METADATA_WAIT_SECONDS = 5.0
 # What a batch of one record adds to the record itself: the record batch header (61 bytes),
 # the record's own framing and its headers are counted in the record's size.
 BATCH_OVERHEAD_BYTES = 128
@@ -70,6 +76,16 @@ _ALSO_RETRIABLE = (
     KafkaConnectionError,
     NodeNotReadyError,
     BrokerNotAvailableError,
+)
+
+# The idempotent producer numbers each partition's batches; a batch refused or abandoned after
+# it got its numbers leaves a gap the broker will not accept. Only a new producer id (a new
+# producer) starts the numbers afresh.
+_SEQUENCE_BROKEN = (
+    OutOfOrderSequenceNumber,
+    UnknownProducerId,
+    InvalidProducerEpoch,
+    ProducerFenced,
 )
 
 
@@ -168,6 +184,10 @@ class Publisher:
         self._producer: AIOKafkaProducer | None = None
         self._last_progress = time.monotonic()
         self._resend_backoff = Backoff(RESEND_INITIAL_SECONDS, RESEND_MAX_SECONDS)
+        # Replacing the producer (see _replace_producer): one at a time, counted by generation.
+        self._replacing = asyncio.Lock()
+        self._generation = 0
+        self._closing_producers: set[asyncio.Task[None]] = set()
         # topic -> its partitions, once known; records of a topic not yet known wait, in
         # order, in _unrouted until its partitions are (see _route).
         self._partitions: dict[str, list[int]] = {}
@@ -188,7 +208,17 @@ class Publisher:
 
     async def start(self, *, retry_initial: float = 0.5, retry_max: float = 15.0) -> None:
         """Connect the producer, retrying with capped, jittered backoff while Kafka is away."""
-        backoff = Backoff(retry_initial, retry_max)
+        self._producer = await self._connected_producer(
+            Backoff(retry_initial, retry_max), check_access=True
+        )
+        self.state = ProducerState.CONNECTED
+        self._last_progress = time.monotonic()
+        self.metrics.kafka_up.set_function(lambda: int(self.healthy))
+        log.info("connected to Kafka at %s", self.bootstrap_servers)
+
+    async def _connected_producer(
+        self, backoff: Backoff, *, check_access: bool = False
+    ) -> AIOKafkaProducer:
         while True:
             producer = self._producer_factory(
                 bootstrap_servers=self.bootstrap_servers,
@@ -199,7 +229,8 @@ class Publisher:
                 **self.producer_options,
             )
             try:
-                await self._check_access()
+                if check_access:
+                    await self._check_access()
                 await producer.start()
             except KafkaAccessError:
                 await producer.stop()
@@ -215,12 +246,36 @@ class Publisher:
                 )
                 await asyncio.sleep(delay)
                 continue
-            self._producer = producer
-            self.state = ProducerState.CONNECTED
-            self._last_progress = time.monotonic()
-            self.metrics.kafka_up.set_function(lambda: int(self.healthy))
-            log.info("connected to Kafka at %s", self.bootstrap_servers)
-            return
+            return producer
+
+    async def _replace_producer(self, generation: int, why: BaseException) -> None:
+        """A new producer (a new producer id, so sequence numbers start afresh on every
+        partition), unless another lane replaced it since ``generation``. Batches still out on
+        the old one settle as they will; those that fail are sent again on the new one."""
+        async with self._replacing:
+            if generation != self._generation:
+                return
+            old = self._producer
+            self._producer = await self._connected_producer(
+                Backoff(RESEND_INITIAL_SECONDS, RESEND_MAX_SECONDS)
+            )
+            self._generation += 1
+            self.metrics.producer_resets.inc()
+            log.warning(
+                "Kafka producer replaced after %s: its sequence numbers no longer matched "
+                "the broker's",
+                type(why).__name__,
+            )
+            if old is not None:
+                closing = asyncio.get_running_loop().create_task(self._close(old))
+                self._closing_producers.add(closing)
+                closing.add_done_callback(self._closing_producers.discard)
+
+    async def _close(self, producer: AIOKafkaProducer, timeout: float = 30.0) -> None:
+        try:
+            await asyncio.wait_for(producer.stop(), timeout)
+        except (TimeoutError, KafkaError):
+            log.warning("a replaced Kafka producer did not close within %.0f s", timeout)
 
     async def _check_access(self) -> None:
         """Tell "Kafka is not up yet" (retry) from "Kafka refuses us" (stop). The producer
@@ -272,7 +327,11 @@ class Publisher:
         broker is gone, so it gets ``timeout`` seconds; records still pending are abandoned
         (they were already reported as undelivered by :meth:`flush`)."""
         self.state = ProducerState.CLOSING
-        for task in [*self._routing.values(), *(lane.task for lane in self._lanes.values())]:
+        for task in [
+            *self._routing.values(),
+            *(lane.task for lane in self._lanes.values()),
+            *self._closing_producers,
+        ]:
             if task is not None:
                 task.cancel()
         if self._producer is not None:
@@ -318,11 +377,11 @@ class Publisher:
         self._accept(_Pending(record, size, received_us, origin))
         return True
 
-    def send_nowait(self, record: OutRecord, received_us: int) -> None:
+    def send_nowait(self, record: OutRecord, received_us: int, origin: object = None) -> None:
         """Accept a record whatever the buffer holds: a dead letter that takes the place of a
         record given up (its space was just released), written from inside the publisher."""
         size = len(record.value) + (len(record.key) if record.key else 0)
-        self._accept(_Pending(record, size, received_us, None))
+        self._accept(_Pending(record, size, received_us, origin))
 
     def _accept(self, pending: _Pending) -> None:
         record = pending.record
@@ -369,12 +428,23 @@ class Publisher:
     async def _route(self, topic: str) -> None:
         """Learn a topic's partitions (asking creates the topic where the broker allows it),
         then move its waiting records to their lanes, in order."""
-        assert self._producer is not None
         backoff = Backoff(RESEND_INITIAL_SECONDS, RESEND_MAX_SECONDS)
         while True:
+            assert self._producer is not None
+            generation = self._generation
             try:
-                partitions = sorted(await self._producer.partitions_for(topic))
+                # Bounded, and asked of the current producer each time: a producer replaced
+                # while it waits would never answer.
+                partitions = sorted(
+                    await asyncio.wait_for(
+                        self._producer.partitions_for(topic), METADATA_WAIT_SECONDS
+                    )
+                )
                 break
+            except TimeoutError:
+                if generation == self._generation:
+                    await asyncio.sleep(backoff.next_delay())
+                continue
             except KafkaError as exc:
                 self.metrics.records_failed.labels(type(exc).__name__).inc()
                 if not retriable(exc):
@@ -429,8 +499,9 @@ class Publisher:
     async def _deliver(self, lane: _Lane, batch: list[_Pending], builder: Any = None) -> None:
         """Hand ``batch`` (already in ``builder``, if given) to the producer until Kafka takes it
         or gives a reason it never will. Nothing after it on this partition is sent meanwhile."""
-        assert self._producer is not None
         while True:
+            generation = self._generation
+            assert self._producer is not None
             try:
                 future = await self._producer.send_batch(
                     builder or self._build(batch), lane.topic, partition=lane.partition
@@ -441,8 +512,14 @@ class Publisher:
                 raise
             except Exception as exc:  # noqa: BLE001 - every failure is classified below
                 self.metrics.records_failed.labels(type(exc).__name__).inc(len(batch))
+                builder = None
                 if self.state is ProducerState.CLOSING:
                     return  # what is left is reported as undelivered by flush
+                if generation != self._generation:
+                    continue  # it went out on a producer replaced since: send it on the new one
+                if isinstance(exc, _SEQUENCE_BROKEN):
+                    await self._replace_producer(generation, exc)
+                    continue
                 if retriable(exc):
                     self.state = ProducerState.FAILING
                     delay = self._resend_backoff.next_delay()
@@ -456,6 +533,9 @@ class Publisher:
                     )
                     await asyncio.sleep(delay)
                     continue
+                # Refused for good. The batch's sequence numbers are spent all the same, so the
+                # next batch to this partition would be out of order: start a new producer now.
+                await self._replace_producer(generation, exc)
                 if len(batch) > 1:
                     # One record may be what the broker refuses: send each on its own, in
                     # order, so only that one is given up.

@@ -62,6 +62,10 @@ __all__ = [
     "load_settings",
 ]
 
+FRAME_RECORD_HEADROOM_BYTES = 32 * 1024
+"""What a frame's record adds to the frame: the envelope (metadata), headers and the record
+batch's own header. ``max_frame_bytes`` plus this must fit ``kafka.max_request_size``."""
+
 _CONNECTION_NAME = re.compile(r"[a-z0-9][a-z0-9_.-]*")
 _TOPIC_CHARS = re.compile(r"[A-Za-z0-9._-]*")
 
@@ -97,6 +101,11 @@ class KafkaSettings(_Model):
     linger_ms: int = Field(default=5, ge=0)
     max_batch_size: int = Field(default=1_048_576, ge=1)
     request_timeout_ms: int = Field(default=30_000, ge=1)
+    max_request_size: int = Field(default=1_048_576, ge=64 * 1024)
+    """The largest record the bridge sends (the producer's max_request_size). Kafka's own
+    limits must take it: the broker's ``message.max.bytes`` (default 1,048,588) or the topics'
+    ``max.message.bytes``. A record Kafka refuses anyway is given up and its frame
+    dead-lettered."""
     compression_type: Literal["gzip"] | None = None
     """None or ``gzip`` (other codecs need packages the bridge does not install)."""
     security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = "PLAINTEXT"
@@ -358,8 +367,10 @@ class ConnectionSettings(_Model):
     idle_timeout_seconds: float = Field(default=30.0, gt=0)
     """Reconnect when nothing is received for this long."""
     connect_timeout_seconds: float = Field(default=10.0, gt=0)
-    max_frame_bytes: int = Field(default=4 * 1024 * 1024, ge=1024)
-    """A larger frame closes the connection (1009), is counted, and the session reconnects."""
+    max_frame_bytes: int = Field(default=1_000_000, ge=1024)
+    """A larger frame closes the connection (1009), is counted, and the session reconnects.
+    With its record's envelope it must fit ``kafka.max_request_size`` (checked at start), so
+    that every frame the bridge accepts can be delivered."""
     reconnect: ReconnectSettings = Field(default_factory=ReconnectSettings)
     tls: TlsSettings = Field(default_factory=TlsSettings)
 
@@ -503,6 +514,21 @@ class Settings(_Model):
                 )
             seen[conn.name] = i
         return value
+
+    @model_validator(mode="after")
+    def _frames_fit_a_record(self) -> Settings:
+        limit = self.kafka.max_request_size - FRAME_RECORD_HEADROOM_BYTES
+        for i, conn in enumerate(self.connections):
+            if conn.max_frame_bytes > limit:
+                raise invalid(
+                    f"{conn.max_frame_bytes} bytes do not fit a Kafka record: at most "
+                    f"{limit} with kafka.max_request_size {self.kafka.max_request_size} "
+                    f"(raise both, and the broker's message.max.bytes)",
+                    "connections",
+                    i,
+                    "max_frame_bytes",
+                )
+        return self
 
     @property
     def instance_name(self) -> str:

@@ -8,7 +8,12 @@ import asyncio
 from typing import Any
 
 import pytest
-from aiokafka.errors import KafkaTimeoutError, MessageSizeTooLargeError, NotLeaderForPartitionError
+from aiokafka.errors import (
+    KafkaTimeoutError,
+    MessageSizeTooLargeError,
+    NotLeaderForPartitionError,
+    OutOfOrderSequenceNumber,
+)
 
 from bridge.avro.records import OutRecord
 from bridge.metrics import Metrics
@@ -33,13 +38,14 @@ class StandInProducer:
 
     def __init__(self, *, batch_records: int = 100, **options: Any) -> None:
         self.options = options
+        self.starts = 0
         self.batch_records = batch_records
         self.sent: list[tuple[str, int, list[bytes]]] = []
         self.futures: list[asyncio.Future[Any]] = []
         self.partitioned = 0
 
     async def start(self) -> None:
-        return None
+        self.starts += 1
 
     async def stop(self) -> None:
         return None
@@ -89,17 +95,19 @@ def record(n: int, topic: str = "okx.tickers", key: bytes = b"k") -> OutRecord:
 
 
 async def started(batch_records: int = 100, **options: Any) -> tuple[Publisher, StandInProducer]:
-    producers: list[StandInProducer] = []
+    """A started publisher whose producers are all one stand-in (a replaced producer is the
+    same object started again: ``starts`` counts them)."""
+    producer = StandInProducer(batch_records=batch_records)
 
     def factory(**kwargs: Any) -> StandInProducer:
-        producers.append(StandInProducer(batch_records=batch_records, **kwargs))
-        return producers[-1]
+        producer.options = kwargs
+        return producer
 
     publisher = Publisher(
         Metrics(), bootstrap_servers="127.0.0.1:9", producer_factory=factory, **options
     )
     await publisher.start()
-    return publisher, producers[0]
+    return publisher, producer
 
 
 async def idle() -> None:
@@ -199,6 +207,23 @@ async def test_a_record_kafka_refuses_for_good_is_given_up_alone() -> None:
     assert "MessageSizeTooLargeError" in refused[0][2]
     assert publisher.delivered == 3 and publisher.undeliverable == 1
     assert publisher.buffered_records == 0
+    # each refusal spent sequence numbers: a new producer (id) each time
+    assert producer.starts == 3
+
+
+async def test_sequence_numbers_out_of_step_start_a_new_producer_and_the_batch_goes_again() -> None:
+    publisher, producer = await started()
+    await publisher.send(record(1), 0)
+    await idle()
+    await producer.settle(-1, OutOfOrderSequenceNumber())
+    for _ in range(50):
+        if len(producer.sent) == 2:
+            break
+        await asyncio.sleep(0.01)
+    assert producer.starts == 2
+    assert producer.values() == [b"value-1", b"value-1"]
+    await producer.settle_all()
+    assert publisher.delivered == 1 and publisher.undeliverable == 0
 
 
 async def test_a_record_over_the_request_limit_is_never_sent() -> None:

@@ -46,6 +46,7 @@ def test_defaults() -> None:
     assert s.kafka.client_id == "exchange-bridge"
     assert (s.kafka.linger_ms, s.kafka.max_batch_size) == (5, 1048576)
     assert s.kafka.request_timeout_ms == 30000
+    assert s.kafka.max_request_size == 1048576
     assert s.kafka.compression_type is None
     assert s.schema_registry.url is None
     assert (s.metrics.host, s.metrics.port) == ("0.0.0.0", 9464)
@@ -63,6 +64,7 @@ def test_defaults() -> None:
     assert conn.credentials is None and conn.adapter_credentials() is None
     assert conn.keepalive_seconds is None
     assert (conn.idle_timeout_seconds, conn.connect_timeout_seconds) == (30, 10)
+    assert conn.max_frame_bytes == 1_000_000
     assert conn.reconnect.model_dump() == {
         "initial_seconds": 1.0,
         "max_seconds": 60.0,
@@ -156,6 +158,24 @@ def test_reconnect_and_keepalive_bounds() -> None:
     assert error.field == "connections.0.reconnect.initial_seconds"
     error = config_error({"connections": [connection(keepalive_seconds=30)]})
     assert error.field == "connections.0.keepalive_seconds"
+
+
+def test_a_frame_the_bridge_accepts_must_fit_a_kafka_record() -> None:
+    """Every frame read must be deliverable: a max_frame_bytes that the record limit cannot
+    take is a configuration error naming the connection's field, and raising both works."""
+    error = config_error({"connections": [connection(max_frame_bytes=4 * 1024 * 1024)]})
+    assert error.field == "connections.0.max_frame_bytes"
+    assert "kafka.max_request_size" in str(error) and "message.max.bytes" in str(error)
+    big = Settings.from_mapping(
+        {
+            "kafka": {"max_request_size": 8 * 1024 * 1024},
+            "connections": [connection(max_frame_bytes=4 * 1024 * 1024)],
+        },
+        environ={},
+    )
+    assert big.connections[0].max_frame_bytes == 4 * 1024 * 1024
+    # the default frame limit fits the default record limit
+    assert Settings.from_mapping({"connections": [connection()]}, environ={}).connections
 
 
 def test_bad_subscription_is_rejected_by_the_adapter() -> None:
