@@ -75,7 +75,7 @@ def fingerprint_text(wire_bytes: bytes) -> str:
     """A fingerprint as text, wherever the bridge shows one (headers, ``schemas/lock.json``,
     ``bridge schemas``, the export index, the keys of ``bridge.schemas``): the 64-bit number
     as 16 lower-case hex digits, most significant first, as Avro's own tools print it (Java's
-    ``Long.toHexString(SchemaNormalization.parsingFingerprint64(schema))``). The bytes on the
+    ``SchemaNormalization.parsingFingerprint64(schema)`` as ``%016x``). The bytes on the
     wire are the same number little-endian, as the specification of single-object encoding
     says: ``1a40285d9b4484f9`` is written ``f9 84 44 9b 5d 28 40 1a``."""
     if len(wire_bytes) != 8:

@@ -25,7 +25,8 @@ STORE = SchemaStore()
 
 # The Avro specification's reference implementation of the 64-bit Rabin fingerprint, written
 # out here from the spec, not taken from the code under test. Java returns it as a long:
-# Long.toHexString(SchemaNormalization.parsingFingerprint64(schema)) prints this number.
+# String.format("%016x", SchemaNormalization.parsingFingerprint64(schema)) prints this number
+# (tests/integration/test_java_consumer.py has Java print it).
 _EMPTY = 0xC15D213AA4D7A795
 
 
