@@ -74,6 +74,9 @@ def registry() -> Iterator[SandboxRegistry]:
         server.stop()
 
 
+# The first run fetches the Java side from Maven Central inside the fixture (about a minute on a
+# quiet machine): more than the suite's default 300 s are allowed for it.
+@pytest.mark.timeout(900)
 async def test_connect_with_apicurios_converter_reads_every_record(
     kafka_bootstrap: str, registry: SandboxRegistry, connect_classpath: str, tmp_path: Path
 ) -> None:

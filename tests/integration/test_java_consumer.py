@@ -87,6 +87,9 @@ def java_consumer(tmp_path_factory: pytest.TempPathFactory) -> Iterator[JavaCons
     yield JavaConsumer(root)
 
 
+# The first run fetches the Java side from Maven Central inside the fixture (about a minute on a
+# quiet machine): more than the suite's default 300 s are allowed for it.
+@pytest.mark.timeout(900)
 async def test_java_reads_every_record_as_the_bridge_wrote_it(
     kafka_bootstrap: str, java_consumer: JavaConsumer, tmp_path: Path
 ) -> None:
