@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import datetime as dt
 import json
 import logging
-import re
 from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -194,48 +194,107 @@ async def tail(
         **(client_options or {}),
         auto_offset_reset="earliest" if from_beginning else "latest",
         enable_auto_commit=False,
-        metadata_max_age_ms=2000,  # pick up topics the bridge creates after we start
     )
     await _start(consumer, bootstrap_servers)
     try:
-        if missing_topics == "fail":
-            # All topics' metadata (a request naming none): asking for a topic by name would
-            # let the broker create it.
-            existing = await consumer.topics()
-            missing = [t for t in topics if t not in existing]
-            if missing:
-                raise TopicNotFoundError(
-                    f"no topic {', '.join(missing)} on {bootstrap_servers} "
-                    "(or not visible to this client); `bridge schemas list` shows the topics "
-                    "the bridge writes"
-                )
-        # A pattern, not the names: aiokafka then asks for every topic's metadata and never
-        # names one, and a broker with auto.create.topics.enable (the default) creates any
-        # topic named in a metadata request (aiokafka always allows it, and has no setting
-        # such as the Java client's allow.auto.create.topics).
-        consumer.subscribe(pattern="^(?:" + "|".join(re.escape(t) for t in topics) + ")$")
+        partitions = _Partitions(consumer, topics, from_beginning)
+        try:
+            existing = await partitions.refresh()
+        except KafkaError as exc:
+            raise KafkaUnavailableError(f"Kafka at {bootstrap_servers}: {exc}") from exc
+        missing = [t for t in topics if t not in existing]
+        if missing and missing_topics == "fail":
+            raise TopicNotFoundError(
+                f"no topic {', '.join(missing)} on {bootstrap_servers} "
+                "(or not visible to this client); `bridge schemas list` shows the topics "
+                "the bridge writes"
+            )
+        loop = asyncio.get_running_loop()
+        last_record = last_refresh = loop.time()
         while True:
-            try:
-                message = await asyncio.wait_for(consumer.getone(), idle_timeout)
-            except TimeoutError:
+            now = loop.time()
+            if idle_timeout is not None and now - last_record >= idle_timeout:
                 return
-            key = message.key.decode("utf-8", "replace") if message.key else None
-            try:
-                label, value = await schemas.decode(message.value or b"")
-                yield TailedRecord(
-                    message.topic, message.partition, message.offset, key, label, value
-                )
-            except SchemaError as exc:
-                yield TailedRecord(
-                    message.topic,
-                    message.partition,
-                    message.offset,
-                    key,
-                    None,
-                    {"undecodable": str(exc)},
-                )
+            if now - last_refresh >= _REFRESH_SECONDS:
+                # topics created (and partitions added) since: the bridge may be starting too
+                with contextlib.suppress(KafkaError):  # Kafka away for a moment: next time
+                    await partitions.refresh()
+                last_refresh = now
+            wait = _REFRESH_SECONDS
+            if idle_timeout is not None:
+                wait = min(wait, max(0.0, idle_timeout - (now - last_record)))
+            if not partitions.assigned:
+                await asyncio.sleep(wait)
+                continue
+            batch = await consumer.getmany(timeout_ms=int(wait * 1000))
+            for messages in batch.values():
+                for message in messages:
+                    last_record = loop.time()
+                    yield await _tailed(schemas, message)
     finally:
         await consumer.stop()
+
+
+_REFRESH_SECONDS = 2.0
+"""How often ``tail`` looks for the topics (and partitions) it waits for."""
+
+
+class _Partitions:
+    """The partitions of the topics ``tail`` reads, assigned by hand.
+
+    Not a subscription: a consumer subscribed to topic names asks for their metadata by name,
+    and a broker with ``auto.create.topics.enable`` (Kafka's default) creates any topic named
+    in a metadata request (aiokafka always allows it and has no setting such as the Java
+    client's ``allow.auto.create.topics``). So the topics are found in the metadata of every
+    topic (a request that names none), and their partitions assigned; the positions already
+    reached are kept when a topic that appeared later joins the assignment (aiokafka starts
+    every partition of a new assignment afresh)."""
+
+    def __init__(
+        self, consumer: AIOKafkaConsumer, topics: Sequence[str], from_beginning: bool
+    ) -> None:
+        self.consumer = consumer
+        self.topics = list(dict.fromkeys(topics))
+        self.from_beginning = from_beginning
+        self.assigned: set[TopicPartition] = set()
+        self._first = True
+
+    async def refresh(self) -> set[str]:
+        """Assign the partitions that appeared; the wanted topics that exist."""
+        cluster = await self.consumer._client.fetch_all_metadata()
+        found = {
+            TopicPartition(topic, p)
+            for topic in self.topics
+            for p in cluster.partitions_for_topic(topic) or ()
+        }
+        new = found - self.assigned
+        if new:
+            kept = {tp: await self.consumer.position(tp) for tp in self.assigned}
+            self.consumer.assign(sorted(found | self.assigned))
+            # assign() made the client track the names, and its metadata requests would name
+            # them from now on: back to requests for every topic (leaders come with them).
+            self.consumer._client.set_topics([])
+            for tp, offset in kept.items():
+                self.consumer.seek(tp, offset)
+            if self.from_beginning or not self._first:
+                # a topic that appeared while we waited holds only records from after our start
+                await self.consumer.seek_to_beginning(*new)
+            else:
+                await self.consumer.seek_to_end(*new)
+            self.assigned |= new
+        self._first = False
+        return {tp.topic for tp in found}
+
+
+async def _tailed(schemas: WriterSchemas, message: Any) -> TailedRecord:
+    key = message.key.decode("utf-8", "replace") if message.key else None
+    try:
+        label, value = await schemas.decode(message.value or b"")
+    except SchemaError as exc:
+        return TailedRecord(
+            message.topic, message.partition, message.offset, key, None, {"undecodable": str(exc)}
+        )
+    return TailedRecord(message.topic, message.partition, message.offset, key, label, value)
 
 
 async def _start(consumer: AIOKafkaConsumer, bootstrap_servers: str) -> None:

@@ -19,7 +19,7 @@ from bridge.avro.decode import tail
 from bridge.avro.formats import encode_single_object
 from bridge.avro.store import SchemaStore
 from bridge.sandbox.processes import free_port
-from tests.integration.harness import unique_prefix
+from tests.integration.harness import unique_prefix, wait_until
 
 ROOT = Path(__file__).resolve().parents[2]
 DEALS = SchemaStore().latest("okex/spot-deals")
@@ -142,3 +142,26 @@ async def produce(bootstrap: str, topic: str, values: list[dict[str, object]]) -
             await producer.send_and_wait(topic, encode_single_object(DEALS, value), key=b"k")
     finally:
         await producer.stop()
+
+
+async def test_a_topic_appearing_later_does_not_replay_the_others(kafka_bootstrap: str) -> None:
+    """Reading two topics, one of which appears while the other is being read: each record
+    once (aiokafka starts every partition of a new assignment afresh; tail keeps the
+    positions it reached)."""
+    prefix = unique_prefix()
+    first, later = prefix + "okex.spot.deals", prefix + "kraken-like.spot.deals"
+    await produce(kafka_bootstrap, first, [deals_sample()] * 3)
+    received = []
+
+    async def read() -> None:
+        async for record in tail(kafka_bootstrap, [first, later], idle_timeout=8):
+            received.append((record.topic, record.offset))
+
+    reader = asyncio.create_task(read())
+    await wait_until(lambda: len(received) == 3, 60, "the first topic read")
+    await produce(kafka_bootstrap, later, [deals_sample()] * 2)
+    await produce(kafka_bootstrap, first, [deals_sample()])
+    await asyncio.wait_for(reader, 90)
+    assert sorted(received) == sorted(
+        [(first, 0), (first, 1), (first, 2), (first, 3), (later, 0), (later, 1)]
+    )
