@@ -18,7 +18,7 @@ install: ## pip install -e '.[test]'
 # tools`, quick when they are there), so that no test is skipped for want of a tool.
 # Any pytest failure fails make, including exit code 5 (no tests collected).
 test: ## run the test suite (installs the package, test dependencies and tools first if needed)
-	@$(PYTHON) -c 'import importlib.metadata as m; m.version("exchange-bridge"); import bridge, aiokafka, avro, pytest_asyncio, pytest_timeout' 2>/dev/null \
+	@$(PYTHON) -c 'import importlib.metadata as m; m.version("exchange-bridge"); import bridge, aiokafka, avro, pytest_asyncio, pytest_timeout, confluent_kafka' 2>/dev/null \
 		|| $(MAKE) --no-print-directory install
 	@$(MAKE) --no-print-directory tools || { echo "make test: the tools tests/deploy needs" \
 		"could not be installed (see above). \`$(PYTHON) -m pytest\` runs the tests without" \

@@ -69,7 +69,14 @@ def build_parser() -> argparse.ArgumentParser:
     )
     demo.add_argument("--verbose", action="store_true", help="show the bridge's own log lines")
 
-    tail = commands.add_parser("tail", help="print a topic's records as decoded JSON lines")
+    tail = commands.add_parser(
+        "tail",
+        help="print a topic's records as decoded JSON lines",
+        description="Print the records of one or more topics as JSON lines, decoded with the "
+        "schemas in schemas/ (or bridge.schemas, or the registry). Never creates a topic. "
+        "Exit codes: 0 after --idle-timeout, 1 when Kafka cannot be reached or a topic "
+        "does not exist.",
+    )
     tail.add_argument("topics", nargs="+", metavar="TOPIC", help="topic names (with any prefix)")
     tail.add_argument(
         "--bootstrap-servers",
@@ -78,6 +85,11 @@ def build_parser() -> argparse.ArgumentParser:
         help="Kafka bootstrap servers (default: %(default)s)",
     )
     tail.add_argument("--latest", action="store_true", help="only records produced from now on")
+    tail.add_argument(
+        "--wait",
+        action="store_true",
+        help="wait for topics that do not exist yet (default: exit 1 naming them)",
+    )
     tail.add_argument(
         "--idle-timeout",
         type=float,
@@ -151,12 +163,15 @@ def _add_schemas_actions(schemas: argparse.ArgumentParser) -> None:
         )
 
     listing = actions.add_parser(
-        "list", help="topic, subject, version and fingerprint of every schema"
+        "list",
+        help="every topic with its schema version and fingerprint (and subject, with a registry)",
     )
-    config_option(listing, "list the topics its connections write, with their subjects")
+    config_option(listing, "list only the topics its connections write, under its prefix")
     show = actions.add_parser("show", help="print a schema (latest version unless --version)")
     show.add_argument(
-        "name", metavar="TOPIC", help="a topic (okx.status) or schema id (okx/status)"
+        "name",
+        metavar="TOPIC",
+        help="a topic (okx.tickers, with any prefix) or schema id (okx/status)",
     )
     show.add_argument("--version", type=int, help="a version number (default: the latest)")
     config_option(show, "resolve topics its connections write")
@@ -172,8 +187,16 @@ def _add_schemas_actions(schemas: argparse.ArgumentParser) -> None:
     )
     config_option(register, "its schema_registry and connections")
     register.add_argument("--registry-url", help="overrides schema_registry.url")
-    export = actions.add_parser("export", help="write every schema version for consumers")
+    export = actions.add_parser(
+        "export", help="write every schema version, with an index.json, for consumers"
+    )
     export.add_argument("directory", type=Path, metavar="DIR")
+    export.add_argument(
+        "--latest",
+        action="store_true",
+        help="only the latest version of each schema: ready for code generation "
+        "(avro-maven-plugin, fastavro), which refuses two versions of one record",
+    )
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -7,7 +7,9 @@ BridgeError                 root of everything the bridge raises on purpose
 │   └── MissingToolError    java or mvn is not installed
 ├── SchemaError             a schema file is missing or invalid, or a record does not fit it
 │   └── IncompatibleSchemaError  a schema cannot read what the registry's latest version wrote
-└── RegistryError           the schema registry cannot be reached or refused a request
+├── RegistryError           the schema registry cannot be reached or refused a request
+├── KafkaUnavailableError   Kafka cannot be reached to read from (``bridge tail``)
+└── TopicNotFoundError      a topic to read does not exist (``bridge tail`` creates none)
 
 Bad frames from an exchange are events (``Unrecognized``), not exceptions.
 """
@@ -59,3 +61,12 @@ class RegistryError(BridgeError):
 class IncompatibleSchemaError(SchemaError):
     """A schema the bridge writes cannot read data the subject's latest version wrote, or the
     registry's compatibility rule refused it. ``bridge run`` exits with code 2."""
+
+
+class KafkaUnavailableError(BridgeError):
+    """Kafka could not be reached (or refused us) when a command came to read from it."""
+
+
+class TopicNotFoundError(BridgeError):
+    """A topic to read does not exist on the broker (or is not visible to us). Readers never
+    create topics, whatever the broker's ``auto.create.topics.enable``."""

@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import functools
 import re
+from collections.abc import Iterable
+from dataclasses import dataclass
 
 from bridge.errors import SchemaError
 
@@ -57,6 +59,43 @@ def events_schema(group: str) -> str:
 def group_topics(group: str, *, raw_topics: bool) -> list[str]:
     """The topics every connection of an exchange may write besides its channels."""
     return [events_topic(group), raw_topic(group)] if raw_topics else [events_topic(group)]
+
+
+@dataclass(frozen=True, slots=True)
+class TopicFamily:
+    """Topics that share one value schema, as ``bridge schemas list`` shows them: one name
+    (``okx.status``) or a pattern with ``<placeholders>`` (``okx.<channel>``,
+    ``okex.spot.kline-<interval>``) that :meth:`matches` names on the broker against."""
+
+    name: str
+    schema: str | None
+    """The schema id of the values; None for a topic whose values are not Avro
+    (``bridge.schemas``)."""
+    regex: str
+    """The names the family stands for (after the Kafka prefix)."""
+
+    def matches(self, topic: str) -> bool:
+        return re.fullmatch(self.regex, topic) is not None
+
+
+_PLACEHOLDER = re.compile(r"<([a-z_]+)>")
+_ANY_PART = r"[A-Za-z0-9._-]+"
+
+
+def topic_family(name: str, schema: str | None, **choices: Iterable[str]) -> TopicFamily:
+    """A :class:`TopicFamily`. Each ``<placeholder>`` in ``name`` stands for one of
+    ``choices[placeholder]`` when given, else for any legal part of a topic name."""
+    parts: list[str] = []
+    end = 0
+    for match in _PLACEHOLDER.finditer(name):
+        parts.append(re.escape(name[end : match.start()]))
+        allowed = choices.get(match[1])
+        parts.append(
+            f"(?:{'|'.join(re.escape(c) for c in allowed)})" if allowed is not None else _ANY_PART
+        )
+        end = match.end()
+    parts.append(re.escape(name[end:]))
+    return TopicFamily(name, schema, "".join(parts))
 
 
 def with_prefix(prefix: str, topic: str) -> str:

@@ -9,7 +9,9 @@ The start-up and run-time path:
 - :mod:`~bridge.avro.registry`: the schema registry's REST client;
 - :mod:`~bridge.avro.registration`: at start, make every schema the bridge writes findable
   (registered with a registry, or published to the compacted schemas topic);
-- :mod:`~bridge.avro.decode`: records read back into JSON (``bridge tail``, the demo, rebuild).
+- :mod:`~bridge.avro.decode`: records read back into JSON (``bridge tail``, the demo, rebuild);
+- :mod:`~bridge.avro.contract`: every topic the bridge can write, with its schema (``bridge
+  schemas list`` and ``show`` without a configuration).
 
 The CI and developer tools (``bridge schemas check`` and ``lock``):
 

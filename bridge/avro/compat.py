@@ -21,7 +21,7 @@ Two checks, which ``bridge schemas check`` runs together over every pair of vers
   - a record inside a union renamed with an alias (writer record ``ns.Old``, reader
     ``ns.New`` with alias ``ns.Old``): the value reads back as the other branch
     (``x: branch ns.Old read as ns.New``), and a consumer dispatches on that name (``bridge
-    tail`` prints it as the payload's ``type``).
+    tail`` prints it as the payload's only member).
 
   Neither check sees a change of logical type (``timestamp-millis`` to ``timestamp-micros``):
   the checker compares the underlying types, and fastavro applies the writer's logical type.

@@ -10,36 +10,42 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import datetime as dt
 import json
 import logging
 from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 import fastavro
 from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka.errors import KafkaConnectionError, KafkaError
 
 from bridge.avro.formats import decode_body, split_value
 from bridge.avro.registry import RegistryClient
-from bridge.avro.store import SchemaStore, version_key
-from bridge.errors import BridgeError, SchemaError
+from bridge.avro.store import SchemaStore, fingerprint_bytes, fingerprint_text, version_key
+from bridge.errors import BridgeError, KafkaUnavailableError, SchemaError, TopicNotFoundError
 from bridge.topics import SCHEMAS_TOPIC
 
 log = logging.getLogger(__name__)
 
 
 def jsonable(value: Any) -> Any:
-    """Decoded Avro → JSON: timestamps as ISO 8601, bytes as text (or base64 when not UTF-8),
-    union branches as objects with a ``type`` naming the record."""
+    """A decoded value (union branches as ``(full name, value)``, as :func:`decode_body` returns
+    them) as JSON, for ``bridge tail`` and the demo: timestamps as ISO 8601, bytes as text (or
+    ``{"base64": ...}`` when not UTF-8), and a record taken as a union branch as an object with
+    one member, the record's full name: ``{"exchange_bridge.okex.SpotDeal": {...fields}}``.
+
+    That last form is how Avro's own JSON encoding writes a union branch (``avro-tools
+    tojson`` and Java's ``JsonEncoder`` print the same shape), and it cannot clash with the
+    record's fields: a form that put the name beside the fields, under a member such as
+    ``type``, lost it to every payload with a field of that name (OKEx deals, orders and
+    balances, Kraken ownTrades). The other unions of the schemas are ``["null", T]``, whose
+    values need no name and are written plain."""
     if isinstance(value, tuple) and len(value) == 2 and isinstance(value[0], str):
         name, inner = value
-        converted = jsonable(inner)
-        return (
-            {"type": name, **converted}
-            if isinstance(converted, dict)
-            else {"type": name, "value": converted}
-        )
+        return {name: jsonable(inner)}
     if isinstance(value, dict):
         return {k: jsonable(v) for k, v in value.items()}
     if isinstance(value, list):
@@ -54,8 +60,20 @@ def jsonable(value: Any) -> Any:
     return value
 
 
+def union_branch(rendered: Any) -> tuple[str, Any]:
+    """(full name, fields) of a union branch as :func:`jsonable` renders it."""
+    if not isinstance(rendered, dict) or len(rendered) != 1:
+        raise SchemaError(f"not a rendered union branch: {str(rendered)[:80]}")
+    ((name, fields),) = rendered.items()
+    return name, fields
+
+
 @dataclass(frozen=True, slots=True)
 class TailedRecord:
+    """One record read back: where it was, its key, the label of its writer schema, and the
+    decoded value (union branches as ``(full name, value)`` pairs; :meth:`to_json` renders it
+    with :func:`jsonable`)."""
+
     topic: str
     partition: int
     offset: int
@@ -123,7 +141,8 @@ class WriterSchemas:
         if found is None:
             where = f" nor in topic {self.schemas_topic}" if self.schemas_topic else ""
             raise SchemaError(
-                f"unknown schema fingerprint {fingerprint.hex()} (not in schemas/{where})"
+                f"unknown schema fingerprint {fingerprint_text(fingerprint)} "
+                f"(not in schemas/{where})"
             )
         return found
 
@@ -153,10 +172,16 @@ async def tail(
     schemas_topic: str | None = SCHEMAS_TOPIC,
     registry: RegistryClient | None = None,
     client_options: Mapping[str, Any] | None = None,
+    missing_topics: Literal["wait", "fail"] = "wait",
 ) -> AsyncIterator[TailedRecord]:
     """Yield decoded records of ``topics`` as they arrive; stop after ``idle_timeout`` seconds
     without a record (None: never). ``schemas_topic`` (with any prefix) resolves fingerprints
-    the local ``schemas/`` does not know; ``registry`` resolves Confluent schema ids."""
+    the local ``schemas/`` does not know; ``registry`` resolves Confluent schema ids.
+
+    Never creates a topic. A topic that does not exist yet is waited for (``missing_topics``
+    ``"wait"``: the demo starts reading before the bridge has written), or refused with
+    :class:`~bridge.errors.TopicNotFoundError` (``"fail"``: ``bridge tail``). Raises
+    :class:`~bridge.errors.KafkaUnavailableError` when Kafka cannot be reached at start."""
     schemas = WriterSchemas(
         bootstrap_servers,
         store=store,
@@ -165,37 +190,126 @@ async def tail(
         client_options=client_options,
     )
     consumer = AIOKafkaConsumer(
-        *topics,
         bootstrap_servers=bootstrap_servers,
         **(client_options or {}),
         auto_offset_reset="earliest" if from_beginning else "latest",
         enable_auto_commit=False,
-        metadata_max_age_ms=2000,  # pick up topics the bridge creates after we start
     )
-    await consumer.start()
+    await _start(consumer, bootstrap_servers)
     try:
+        partitions = _Partitions(consumer, topics, from_beginning)
+        try:
+            existing = await partitions.refresh()
+        except KafkaError as exc:
+            raise KafkaUnavailableError(f"Kafka at {bootstrap_servers}: {exc}") from exc
+        missing = [t for t in topics if t not in existing]
+        if missing and missing_topics == "fail":
+            raise TopicNotFoundError(
+                f"no topic {', '.join(missing)} on {bootstrap_servers} "
+                "(or not visible to this client); `bridge schemas list` shows the topics "
+                "the bridge writes"
+            )
+        loop = asyncio.get_running_loop()
+        last_record = last_refresh = loop.time()
         while True:
-            try:
-                message = await asyncio.wait_for(consumer.getone(), idle_timeout)
-            except TimeoutError:
+            now = loop.time()
+            if idle_timeout is not None and now - last_record >= idle_timeout:
                 return
-            key = message.key.decode("utf-8", "replace") if message.key else None
-            try:
-                label, value = await schemas.decode(message.value or b"")
-                yield TailedRecord(
-                    message.topic, message.partition, message.offset, key, label, value
-                )
-            except SchemaError as exc:
-                yield TailedRecord(
-                    message.topic,
-                    message.partition,
-                    message.offset,
-                    key,
-                    None,
-                    {"undecodable": str(exc)},
-                )
+            if now - last_refresh >= _REFRESH_SECONDS:
+                # topics created (and partitions added) since: the bridge may be starting too
+                with contextlib.suppress(KafkaError):  # Kafka away for a moment: next time
+                    await partitions.refresh()
+                last_refresh = now
+            wait = _REFRESH_SECONDS
+            if idle_timeout is not None:
+                wait = min(wait, max(0.0, idle_timeout - (now - last_record)))
+            if not partitions.assigned:
+                await asyncio.sleep(wait)
+                continue
+            batch = await consumer.getmany(timeout_ms=int(wait * 1000))
+            for messages in batch.values():
+                for message in messages:
+                    last_record = loop.time()
+                    yield await _tailed(schemas, message)
     finally:
         await consumer.stop()
+
+
+_REFRESH_SECONDS = 2.0
+"""How often ``tail`` looks for the topics (and partitions) it waits for."""
+
+
+class _Partitions:
+    """The partitions of the topics ``tail`` reads, assigned by hand.
+
+    Not a subscription: a consumer subscribed to topic names asks for their metadata by name,
+    and a broker with ``auto.create.topics.enable`` (Kafka's default) creates any topic named
+    in a metadata request (aiokafka always allows it and has no setting such as the Java
+    client's ``allow.auto.create.topics``). So the topics are found in the metadata of every
+    topic (a request that names none), and their partitions assigned; the positions already
+    reached are kept when a topic that appeared later joins the assignment (aiokafka starts
+    every partition of a new assignment afresh)."""
+
+    def __init__(
+        self, consumer: AIOKafkaConsumer, topics: Sequence[str], from_beginning: bool
+    ) -> None:
+        self.consumer = consumer
+        self.topics = list(dict.fromkeys(topics))
+        self.from_beginning = from_beginning
+        self.assigned: set[TopicPartition] = set()
+        self._first = True
+
+    async def refresh(self) -> set[str]:
+        """Assign the partitions that appeared; the wanted topics that exist."""
+        cluster = await self.consumer._client.fetch_all_metadata()
+        found = {
+            TopicPartition(topic, p)
+            for topic in self.topics
+            for p in cluster.partitions_for_topic(topic) or ()
+        }
+        new = found - self.assigned
+        if new:
+            kept = {tp: await self.consumer.position(tp) for tp in self.assigned}
+            self.consumer.assign(sorted(found | self.assigned))
+            # assign() made the client track the names, and its metadata requests would name
+            # them from now on: back to requests for every topic (leaders come with them).
+            self.consumer._client.set_topics([])
+            for tp, offset in kept.items():
+                self.consumer.seek(tp, offset)
+            if self.from_beginning or not self._first:
+                # a topic that appeared while we waited holds only records from after our start
+                await self.consumer.seek_to_beginning(*new)
+            else:
+                await self.consumer.seek_to_end(*new)
+            self.assigned |= new
+        self._first = False
+        return {tp.topic for tp in found}
+
+
+async def _tailed(schemas: WriterSchemas, message: Any) -> TailedRecord:
+    key = message.key.decode("utf-8", "replace") if message.key else None
+    try:
+        label, value = await schemas.decode(message.value or b"")
+    except SchemaError as exc:
+        return TailedRecord(
+            message.topic, message.partition, message.offset, key, None, {"undecodable": str(exc)}
+        )
+    return TailedRecord(message.topic, message.partition, message.offset, key, label, value)
+
+
+async def _start(consumer: AIOKafkaConsumer, bootstrap_servers: str) -> None:
+    """Start ``consumer``, or close it and raise KafkaUnavailableError: a consumer that failed
+    to start still holds a client, which would warn "Unclosed AIOKafkaConsumer" later."""
+    try:
+        await consumer.start()
+    except KafkaError as exc:
+        await consumer.stop()
+        why = (
+            "no broker answered"
+            if isinstance(exc, KafkaConnectionError)
+            else f"{type(exc).__name__}: {exc}"
+        )
+        raise KafkaUnavailableError(f"cannot reach Kafka at {bootstrap_servers}: {why}") from exc
 
 
 # --- the schemas topic --------------------------------------------------------------------------
@@ -209,14 +323,15 @@ async def read_schemas_topic(
     client_options: Mapping[str, Any] | None = None,
 ) -> dict[bytes, tuple[str, dict[str, Any]]]:
     """Every schema in the schemas topic: fingerprint → (``<id>.v<version>`` label, schema
-    definition). Reads up to the end offsets at the time of the call, so it always ends."""
+    definition). Reads up to the end offsets at the time of the call, so it always ends. Asks
+    for no topic by name before it is known to exist, so it creates none."""
     consumer = AIOKafkaConsumer(
         bootstrap_servers=bootstrap_servers,
         enable_auto_commit=False,
         auto_offset_reset="earliest",
         **(client_options or {}),
     )
-    await consumer.start()
+    await _start(consumer, bootstrap_servers)
     found: dict[bytes, tuple[str, dict[str, Any]]] = {}
     try:
         partitions = consumer.partitions_for_topic(topic)
@@ -253,7 +368,7 @@ def _add_schema(
     if not key or not value:
         return  # a tombstone, or not ours
     try:
-        fingerprint = bytes.fromhex(key.decode())
+        fingerprint = fingerprint_bytes(key.decode())
         definition = json.loads(value)
     except ValueError:
         log.warning("schemas topic: skipping a record that is not <fingerprint hex> → JSON")

@@ -66,7 +66,7 @@ def check_schemas(root: Path, *, require_locked: bool = False) -> CheckReport:
                 f"{key}: {schema.path.name} changed after release (released files never "
                 "change: add a new version instead)"
             )
-        if schema.fingerprint.hex() != entry.get("fingerprint"):
+        if schema.fingerprint_text != entry.get("fingerprint"):
             report.errors.append(f"{key}: fingerprint differs from the released one")
     for key in sorted(by_key.keys() - lock.keys()):
         schema = by_key[key]
@@ -161,7 +161,7 @@ def lock_new_versions(root: Path) -> list[str]:
         key = version_key(schema)
         if key not in lock:
             lock[key] = {
-                "fingerprint": schema.fingerprint.hex(),
+                "fingerprint": schema.fingerprint_text,
                 "sha256": file_sha256(schema.path),
             }
             added.append(key)

@@ -18,7 +18,7 @@ from typing import Any, Literal, Protocol
 
 import fastavro
 
-from bridge.avro.store import Schema, SchemaStore
+from bridge.avro.store import Schema, SchemaStore, fingerprint_text
 from bridge.errors import SchemaError
 
 SINGLE_OBJECT_MAGIC = b"\xc3\x01"
@@ -76,7 +76,7 @@ def decode_single_object(store: SchemaStore, data: bytes) -> tuple[Schema, dict[
         raise SchemaError("not Avro single-object encoding (missing C3 01 marker)")
     schema = store.by_fingerprint(data[2:10])
     if schema is None:
-        raise SchemaError(f"unknown schema fingerprint {data[2:10].hex()}")
+        raise SchemaError(f"unknown schema fingerprint {fingerprint_text(data[2:10])}")
     return schema, decode_body(schema.parsed, data[10:], schema.id)
 
 

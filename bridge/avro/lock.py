@@ -1,6 +1,7 @@
 """``schemas/lock.json``: the released schema versions, which never change.
 
-One entry per released version (``<id>.v<N>``): the CRC-64-AVRO fingerprint of the schema and
+One entry per released version (``<id>.v<N>``): the CRC-64-AVRO fingerprint of the schema (as
+text: the number, as Avro's tools print it; :func:`bridge.avro.store.fingerprint_text`) and
 the SHA-256 of its file. ``bridge schemas check`` compares the files with it
 (:mod:`bridge.avro.evolution`); ``bridge schemas lock`` adds new versions and never rewrites an
 entry.

@@ -118,8 +118,9 @@ async def _refuse_incompatible(
 
 
 def schema_record(topic: str, schema: Schema) -> OutRecord:
-    """One record of the compacted schemas topic: key the fingerprint as 16 hex digits (as the
-    ``bridge.schema.fingerprint`` header writes it), value the schema's JSON text."""
+    """One record of the compacted schemas topic: key the fingerprint as text (16 hex digits,
+    the number as Avro's tools print it, as the ``bridge.schema.fingerprint`` header writes it),
+    value the schema's JSON text."""
     return OutRecord(
-        topic, schema.fingerprint.hex().encode(), schema_text(schema).encode(), schema.headers
+        topic, schema.fingerprint_text.encode(), schema_text(schema).encode(), schema.headers
     )

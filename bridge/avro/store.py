@@ -51,9 +51,15 @@ class Schema:
 
     @cached_property
     def fingerprint(self) -> bytes:
-        """CRC-64-AVRO of the parsing canonical form, little-endian (as single-object encoding
-        writes it; fastavro already returns the bytes in that order)."""
+        """CRC-64-AVRO of the parsing canonical form as the 8 bytes single-object encoding
+        writes: little-endian (fastavro already returns them in that order). Text shows the
+        number instead: :attr:`fingerprint_text`."""
         return bytes.fromhex(fingerprint(to_parsing_canonical_form(self.parsed), "CRC-64-AVRO"))
+
+    @cached_property
+    def fingerprint_text(self) -> str:
+        """The fingerprint as text: see :func:`fingerprint_text`."""
+        return fingerprint_text(self.fingerprint)
 
     @cached_property
     def headers(self) -> list[tuple[str, bytes]]:
@@ -61,8 +67,28 @@ class Schema:
             ("bridge.schema.id", self.id.encode()),
             ("bridge.schema.name", self.full_name.encode()),
             ("bridge.schema.version", str(self.version).encode()),
-            ("bridge.schema.fingerprint", self.fingerprint.hex().encode()),
+            ("bridge.schema.fingerprint", self.fingerprint_text.encode()),
         ]
+
+
+def fingerprint_text(wire_bytes: bytes) -> str:
+    """A fingerprint as text, wherever the bridge shows one (headers, ``schemas/lock.json``,
+    ``bridge schemas``, the export index, the keys of ``bridge.schemas``): the 64-bit number
+    as 16 lower-case hex digits, most significant first, as Avro's own tools print it (Java's
+    ``SchemaNormalization.parsingFingerprint64(schema)`` as ``%016x``). The bytes on the
+    wire are the same number little-endian, as the specification of single-object encoding
+    says: ``1a40285d9b4484f9`` is written ``f9 84 44 9b 5d 28 40 1a``."""
+    if len(wire_bytes) != 8:
+        raise SchemaError(f"a CRC-64-AVRO fingerprint has 8 bytes, not {len(wire_bytes)}")
+    return wire_bytes[::-1].hex()
+
+
+def fingerprint_bytes(text: str) -> bytes:
+    """The wire bytes (little-endian) of a fingerprint written as text
+    (:func:`fingerprint_text`). Raises ValueError unless ``text`` is 16 hex digits."""
+    if len(text) != 16:
+        raise ValueError(f"a fingerprint is 16 hex digits, not {text[:40]!r}")
+    return bytes.fromhex(text)[::-1]
 
 
 def version_key(schema: Schema) -> str:

@@ -20,7 +20,7 @@ import time
 from collections import Counter
 from typing import Any
 
-from bridge.avro.decode import TailedRecord, jsonable, tail
+from bridge.avro.decode import TailedRecord, jsonable, tail, union_branch
 from bridge.logs import configure_logging, quiet_kafka_clients
 from bridge.runtime.app import Bridge
 from bridge.sandbox.kafka import SandboxKafka
@@ -116,9 +116,8 @@ def demo_settings(
 
 def describe(record: TailedRecord) -> str:
     """One line per record: topic, what the payload is, and its fields."""
-    value = record.value
-    kind, payload = value["payload"]
-    fields: dict[str, Any] = jsonable(payload)
+    value = jsonable(record.value)  # as `bridge tail` prints it
+    kind, fields = union_branch(value["payload"])
     short = kind.rsplit(".", 1)[-1]
     if short == "ChannelData":
         fields = {"action": fields.get("action"), **json.loads(fields["data"])}

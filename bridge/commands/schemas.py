@@ -9,23 +9,25 @@ import json
 import shutil
 from pathlib import Path
 
+from bridge.avro.contract import contract_topics, family_of
 from bridge.avro.evolution import check_schemas, lock_new_versions
 from bridge.avro.records import Codec
 from bridge.avro.registration import register_all, written_topics
 from bridge.avro.registry import RegistryClient, subject_name
-from bridge.avro.store import SchemaStore, version_key
+from bridge.avro.store import Schema, SchemaStore, version_key
 from bridge.errors import RegistryError, SchemaError
 from bridge.settings import Settings, load_settings
-from bridge.topics import with_prefix
+from bridge.topics import TopicFamily, with_prefix
 
 
 def run(args: argparse.Namespace) -> int:
     """``bridge schemas ACTION``; returns the exit code (1: the check found problems)."""
     match args.action:
         case "list":
-            print(_format_list(load_settings(args.config)))
+            print(_format_list(load_settings(args.config), configured=bool(args.config)))
         case "show":
-            print(show_schema(args.name, args.version, load_settings(args.config)))
+            settings = load_settings(args.config)
+            print(show_schema(args.name, args.version, settings, configured=bool(args.config)))
         case "check":
             report = check_schemas(
                 args.schemas or _store_root(), require_locked=args.require_locked
@@ -50,7 +52,7 @@ def run(args: argparse.Namespace) -> int:
             for line in asyncio.run(_register(settings)):
                 print(line)
         case "export":
-            for line in export_schemas(args.directory):
+            for line in export_schemas(args.directory, latest=args.latest):
                 print(line)
     return 0
 
@@ -59,51 +61,69 @@ def _store_root() -> Path:
     return SchemaStore().root
 
 
-def _format_list(settings: Settings) -> str:
-    """Rows per topic the configured connections write; schemas no connection uses get one row
-    with ``-`` for the topic (its topic names come from the adapter's configuration)."""
-    codec = Codec(deadletter_topic=settings.publisher.deadletter_topic)
+def _format_list(settings: Settings, *, configured: bool) -> str:
+    """One row per topic: with a configuration, the topics its connections write (names on
+    the broker); without one, every topic of the contract (``okx.<channel>`` stands for any
+    OKX channel without a typed schema). The SUBJECT column only with a registry."""
     registry = settings.schema_registry
     prefix = settings.kafka.topic_prefix
-    topics = written_topics(settings.connections, codec, raw_topics=settings.publisher.raw_topics)
-    rows = [("TOPIC", "SUBJECT", "SCHEMA", "FINGERPRINT")]
-    used = set()
-    for topic, schema in topics.items():
-        used.add(version_key(schema))
-        subject = subject_name(
-            registry.subject_name_strategy, with_prefix(prefix, topic), schema.full_name
+    store = SchemaStore()
+    rows: list[tuple[str, Schema | None]] = []
+    if configured:
+        codec = Codec(store, deadletter_topic=settings.publisher.deadletter_topic)
+        written = written_topics(
+            settings.connections, codec, raw_topics=settings.publisher.raw_topics
         )
-        rows.append(
-            (with_prefix(prefix, topic), subject, version_key(schema), schema.fingerprint.hex())
+        rows = [(topic, schema) for topic, schema in written.items()]
+        if registry.url is None:
+            rows.append((registry.schemas_topic, None))
+    else:
+        for family in _contract(settings):
+            schema = None if family.schema is None else store.latest(family.schema)
+            rows.append((family.name, schema))
+    header = ["TOPIC", *(["SUBJECT"] if registry.url else []), "SCHEMA", "FINGERPRINT"]
+    table = [header]
+    for topic, schema in rows:
+        name = with_prefix(prefix, topic)
+        subject = (
+            [subject_name(registry.subject_name_strategy, name, schema.full_name)]
+            if registry.url and schema is not None
+            else ["-"]
+            if registry.url
+            else []
         )
-    for schema in sorted(codec.store.all(), key=version_key):
-        if version_key(schema) not in used:
-            strategy = registry.subject_name_strategy
-            subject = schema.full_name if strategy == "record" else "-"
-            rows.append(("-", subject, version_key(schema), schema.fingerprint.hex()))
-    widths = [max(len(r[i]) for r in rows) for i in range(3)]
+        described = (
+            [version_key(schema), schema.fingerprint_text]
+            if schema is not None
+            else ["-", "- (values: the JSON text of the schema whose fingerprint is the key)"]
+        )
+        table.append([name, *subject, *described])
+    widths = [max(len(r[i]) for r in table) for i in range(len(header) - 1)]
     return "\n".join(
-        "  ".join([*(c.ljust(w) for c, w in zip(r[:3], widths, strict=True)), r[3]]) for r in rows
+        "  ".join([*(c.ljust(w) for c, w in zip(r[:-1], widths, strict=True)), r[-1]])
+        for r in table
     )
 
 
-def show_schema(name: str, version: int | None, settings: Settings | None = None) -> str:
-    """A schema as pretty JSON, with a header line naming it. ``name`` is a schema id, a topic
-    the configuration writes, or a topic whose name is its schema id with dots."""
+def _contract(settings: Settings) -> list[TopicFamily]:
+    registry = settings.schema_registry
+    return contract_topics(
+        deadletter_topic=settings.publisher.deadletter_topic,
+        schemas_topic=None if registry.url else registry.schemas_topic,
+        raw_topics=settings.publisher.raw_topics,
+    )
+
+
+def show_schema(
+    name: str, version: int | None, settings: Settings | None = None, *, configured: bool = False
+) -> str:
+    """A schema as pretty JSON, with a header line naming it. ``name`` is a schema id
+    (``okx/status``) or a topic, with or without the Kafka prefix: one the configuration
+    writes (``configured``), else any topic of the contract (``okx.tickers``)."""
+    settings = settings or Settings()
     store = SchemaStore()
-    schema_id = name
-    if settings is not None and schema_id not in {s.id for s in store.all()}:
-        codec = Codec(store, deadletter_topic=settings.publisher.deadletter_topic)
-        prefix = settings.kafka.topic_prefix
-        topics = written_topics(settings.connections, codec)
-        for topic, schema in topics.items():
-            if name in (topic, with_prefix(prefix, topic)):
-                schema_id = schema.id
-    if not store.versions(schema_id):
-        schema_id = name.replace(".", "/", 1)
+    schema_id = name if store.versions(name) else _schema_of_topic(name, settings, configured)
     versions = store.versions(schema_id)
-    if not versions:
-        raise SchemaError(f"no schema for {name!r} (try `bridge schemas list`)")
     chosen = (
         versions[-1]
         if version is None
@@ -114,10 +134,28 @@ def show_schema(name: str, version: int | None, settings: Settings | None = None
             f"{schema_id} has versions {[s.version for s in versions]}, not {version}"
         )
     header = (
-        f"// {version_key(chosen)}  {chosen.full_name}  fingerprint {chosen.fingerprint.hex()}  "
+        f"// {version_key(chosen)}  {chosen.full_name}  fingerprint {chosen.fingerprint_text}  "
         f"(versions: {', '.join(str(s.version) for s in versions)})"
     )
     return header + "\n" + json.dumps(chosen.definition, indent=2, ensure_ascii=False)
+
+
+def _schema_of_topic(name: str, settings: Settings, configured: bool) -> str:
+    topic = name.removeprefix(settings.kafka.topic_prefix)
+    if configured:
+        codec = Codec(deadletter_topic=settings.publisher.deadletter_topic)
+        written = written_topics(settings.connections, codec)
+        if topic in written:
+            return written[topic].id
+    family = family_of(_contract(settings), topic)
+    if family is None:
+        raise SchemaError(f"no schema for {name!r} (try `bridge schemas list`)")
+    if family.schema is None:
+        raise SchemaError(
+            f"{name}: its values are not Avro: each is the JSON text of the schema whose "
+            "fingerprint is its key (docs/SCHEMAS.md)"
+        )
+    return family.schema
 
 
 async def _register(settings: Settings) -> list[str]:
@@ -144,13 +182,36 @@ async def _register(settings: Settings) -> list[str]:
     return lines
 
 
-def export_schemas(directory: Path) -> list[str]:
+def export_schemas(directory: Path, *, latest: bool = False) -> list[str]:
     """Copy every schema version (``<group>/<name>.v<N>.avsc``, exactly as released) into
     ``directory`` with an ``index.json``: fingerprint, full name and file of each, so a
-    consumer can map a single-object fingerprint to its schema without the bridge."""
+    consumer can map a single-object fingerprint to its schema without the bridge.
+
+    ``latest``: only the highest version of each schema, the set a code generator takes at
+    once (avro-maven-plugin, ``fastavro.schema.load_schema_ordered``): two versions of one
+    schema define the same record names differently, which such tools refuse ("Can't
+    redefine"). The records a schema shares with others (``SubscriptionEvent``...) are
+    identical in every file, which they accept."""
     store = SchemaStore()
+    chosen = (
+        [store.latest(schema_id) for schema_id in sorted({s.id for s in store.all()})]
+        if latest
+        else sorted(store.all(), key=version_key)
+    )
+    files = {f"{s.path.parent.name}/{s.path.name}" for s in chosen}
+    stale = sorted(
+        str(p.relative_to(directory))
+        for p in directory.glob("**/*.avsc")
+        if str(p.relative_to(directory)) not in files
+    )
+    if stale:
+        # A code generator would take them along with the export: refuse rather than mix.
+        raise SchemaError(
+            f"{directory} holds schema files this export does not write ({', '.join(stale[:3])}"
+            f"{', ...' if len(stale) > 3 else ''}): export into an empty directory"
+        )
     index = []
-    for schema in sorted(store.all(), key=version_key):
+    for schema in chosen:
         target = directory / schema.path.parent.name / schema.path.name
         target.parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(schema.path, target)
@@ -159,9 +220,11 @@ def export_schemas(directory: Path) -> list[str]:
                 "schema": schema.id,
                 "version": schema.version,
                 "full_name": schema.full_name,
-                "fingerprint": schema.fingerprint.hex(),
+                "fingerprint": schema.fingerprint_text,
                 "file": f"{schema.path.parent.name}/{schema.path.name}",
             }
         )
     (directory / "index.json").write_text(json.dumps(index, indent=2) + "\n", "utf-8")
-    return [f"wrote {len(index)} schema version(s) and index.json to {directory}"]
+    what = "the latest version of each of" if latest else "every version of"
+    count = len({s.id for s in chosen})
+    return [f"wrote {what} {count} schema(s) ({len(index)} file(s)) and index.json to {directory}"]

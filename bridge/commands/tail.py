@@ -7,10 +7,17 @@ import asyncio
 
 from bridge.avro.decode import tail
 from bridge.avro.registry import RegistryClient
+from bridge.logs import quiet_kafka_clients
 from bridge.settings import load_settings
 
 
 def run(args: argparse.Namespace) -> int:
+    """Exit code 0 once ``--idle-timeout`` passes without a record (or on end of input);
+    Kafka unreachable or a topic missing raise a BridgeError, which the CLI prints as one line
+    and exit code 1."""
+    # aiokafka logs every failed connection attempt; tail's own message names the failure
+    # once, so that a user sees one line, not the client's retries.
+    quiet_kafka_clients()
     return asyncio.run(_tail(args))
 
 
@@ -35,6 +42,7 @@ async def _tail(args: argparse.Namespace) -> int:
         schemas_topic=args.schemas_topic,
         registry=registry,
         client_options=client_options,
+        missing_topics="wait" if args.wait else "fail",
     ):
         print(record.to_json(), flush=True)
     return 0

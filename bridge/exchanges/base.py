@@ -29,6 +29,7 @@ from typing import Any, ClassVar
 
 from bridge.exchanges import wire
 from bridge.exchanges.events import Destination, Event, Unrecognized
+from bridge.topics import TopicFamily
 
 OutboundFrame = str | bytes
 
@@ -133,6 +134,14 @@ class Adapter(ABC):
     def destinations(cls, subscriptions: Sequence[Mapping[str, Any]]) -> list[Destination]:
         """The destination of every configured subscription, in configuration order (each
         once). The subscriptions must have passed :meth:`validate_subscription`."""
+
+    @classmethod
+    def topic_families(cls) -> list[TopicFamily]:
+        """Every channel topic this exchange can write, with its schema (not ``events`` and
+        ``raw``, which every exchange has): what ``bridge schemas list`` shows without a
+        configuration. (Not abstract, so that a test's toy adapter needs none;
+        tests/unit/avro/test_contract.py checks every registered adapter's.)"""
+        return []
 
     @property
     def has_api_key(self) -> bool:

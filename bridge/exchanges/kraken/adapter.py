@@ -73,7 +73,7 @@ from bridge.exchanges.kraken.subscriptions import (
     targets_of,
 )
 from bridge.exchanges.wire import BadElement
-from bridge.topics import channel_topic
+from bridge.topics import TopicFamily, channel_topic, topic_family
 
 RATE_LIMIT_RETRY_SECONDS = 1.0
 """How long to wait after ``Exceeded msg rate`` before resending unanswered subscriptions."""
@@ -132,6 +132,7 @@ class KrakenAdapter(Adapter):
         self._retry_at: float | None = None
         for target in self._targets:
             target.state = TargetState.PENDING
+            target.echoed = {}  # a new connection's acks say again (channelIDs change)
 
     # -- configuration --------------------------------------------------------------------------
 
@@ -142,6 +143,13 @@ class KrakenAdapter(Adapter):
     @classmethod
     def destinations(cls, subscriptions: Sequence[Mapping[str, Any]]) -> list[Destination]:
         return [t.destination for t in targets_of(map(parse_subscription, subscriptions))[0]]
+
+    @classmethod
+    def topic_families(cls) -> list[TopicFamily]:
+        return [
+            topic_family(channel_topic(TOPIC_GROUP, name), schema_id(name))
+            for name in PUBLIC_CHANNELS + PRIVATE_CHANNELS
+        ]
 
     # -- outbound -------------------------------------------------------------------------------
 
@@ -339,6 +347,7 @@ class KrakenAdapter(Adapter):
                 )
                 continue
             target.state = TargetState.SUBSCRIBED if op == "subscribe" else TargetState.UNSUBSCRIBED
+            target.echoed = echoed if op == "subscribe" else {}
             if op == "unsubscribe":
                 self._books.pop(target.match_key, None)  # the next subscribe sends a snapshot
             events.append(
@@ -417,8 +426,16 @@ class KrakenAdapter(Adapter):
         if name not in PUBLIC_CHANNELS:
             return self._unrecognized(f"unknown public channel {channel[:40]!r}")
         destination, target = self._public_destination(channel, pair)
+        # The arg of a push is the arg of its subscription's ack: what the ack echoed, and the
+        # channelID this push itself carries (the same number, for this connection).
+        # (Markers, such as a book's resync, keep the configured arg: they are about the
+        # subscription, whatever connection or channelID comes next.)
+        echoed = target.echoed if target is not None else {}
+        push_to = dataclasses.replace(
+            destination, arg={**destination.arg, **echoed, "channelID": str(channel_id)}
+        )
         if name == "book":
-            return self._on_book(destination, target, channel_id, parts, channel, pair)
+            return self._on_book(destination, push_to, target, channel_id, parts, channel, pair)
         if len(parts) != 1:
             return self._unrecognized(f"{channel} data has {len(parts)} payloads, not 1")
         element = parts[0]
@@ -439,7 +456,7 @@ class KrakenAdapter(Adapter):
         payload_type = payloads.payload_type(name)
         return [
             Push(
-                destination=destination,
+                destination=push_to,
                 payload_type=payload_type,
                 payload={**common, **payload},
                 event_time_ms=event_time_ms,
@@ -451,6 +468,7 @@ class KrakenAdapter(Adapter):
     def _on_book(
         self,
         destination: Destination,
+        push_to: Destination,
         target: Target | None,
         channel_id: int,
         parts: list[Any],
@@ -462,7 +480,7 @@ class KrakenAdapter(Adapter):
         except BadElement as exc:
             return self._unrecognized(f"{channel} {pair}: {exc}")
         push = Push(
-            destination=destination,
+            destination=push_to,
             payload_type=payloads.payload_type("book"),
             payload=message.payload(pair, channel_id),
             event_time_ms=message.event_time_ms,
@@ -525,7 +543,7 @@ class KrakenAdapter(Adapter):
             return self._unrecognized(f"{channel}: {exc}")
         target = self._by_key.get((channel, None))
         destination = (
-            target.destination
+            dataclasses.replace(target.destination, arg={**target.destination.arg, **target.echoed})
             if target is not None
             else destination_for(Subscription(name=channel, pairs=()), None)
         )

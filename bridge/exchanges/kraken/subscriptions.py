@@ -202,6 +202,9 @@ class Target:
     """As configured; None for private channels."""
     destination: Destination
     state: TargetState = TargetState.PENDING
+    echoed: dict[str, str] = field(default_factory=dict)
+    """What this connection's subscriptionStatus added to the arg (:func:`echoed_arg`); the
+    pushes of the subscription carry it too."""
 
     @property
     def match_key(self) -> tuple[str, str | None]:

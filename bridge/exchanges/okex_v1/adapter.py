@@ -65,6 +65,7 @@ from bridge.exchanges.okex_v1.channels import (
     destination_for,
     parse_channel,
     sign,
+    topic_families,
 )
 from bridge.exchanges.okex_v1.subscriptions import (
     Subscription,
@@ -73,6 +74,7 @@ from bridge.exchanges.okex_v1.subscriptions import (
     normalize,
 )
 from bridge.exchanges.wire import BadElement
+from bridge.topics import TopicFamily
 
 MAX_INFLATED_BYTES = 16 * 1024 * 1024
 """A compressed frame that inflates to more than this is refused (a deflate bomb)."""
@@ -163,6 +165,10 @@ class OkexV1Adapter(Adapter):
                 seen.add((destination.topic, destination.key))
                 out.append(destination)
         return out
+
+    @classmethod
+    def topic_families(cls) -> list[TopicFamily]:
+        return topic_families()
 
     # -- outbound -------------------------------------------------------------------------------
 

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from enum import Enum
 
 from bridge.exchanges.events import Destination
-from bridge.topics import channel_topic
+from bridge.topics import TopicFamily, channel_topic, topic_family
 
 TOPIC_GROUP = "okex"
 
@@ -138,6 +138,27 @@ def destination_for(info: ChannelInfo, parameters: Mapping[str, str] | None = No
         channel=info.channel,
         arg=arg,
     )
+
+
+def topic_families() -> list[TopicFamily]:
+    """Every ``okex.spot.<kind>`` topic with its schema (what :func:`destination_for` builds)."""
+
+    def spot(kind: str, schema_of: Kind, **choices: tuple[str, ...]) -> TopicFamily:
+        return topic_family(
+            channel_topic(TOPIC_GROUP, f"spot.{kind}"), SCHEMAS[schema_of], **choices
+        )
+
+    return [
+        spot("ticker", Kind.TICKER),
+        spot("depth", Kind.DEPTH),
+        spot("depth-<size>", Kind.DEPTH_FULL, size=DEPTH_SIZES),
+        spot("deals", Kind.DEALS),
+        spot("kline-<interval>", Kind.KLINE, interval=KLINE_INTERVALS),
+        spot("order", Kind.ORDER),
+        spot("balance", Kind.BALANCE),
+        spot("userinfo", Kind.USERINFO),
+        spot("orderinfo", Kind.ORDERINFO),
+    ]
 
 
 # --- signing -------------------------------------------------------------------------------------

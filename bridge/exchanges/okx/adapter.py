@@ -65,7 +65,15 @@ from bridge.exchanges.okx.args import (
     normalize_arg,
 )
 from bridge.exchanges.okx.book import BookKey, LocalBooks, book_element, book_identity
-from bridge.exchanges.okx.channels import GENERIC_PAYLOAD_TYPE, TypedChannel, typed_channel
+from bridge.exchanges.okx.channels import (
+    BAR_FAMILIES,
+    GENERIC_PAYLOAD_TYPE,
+    GENERIC_SCHEMA,
+    TYPED_CHANNELS,
+    TypedChannel,
+    typed_channel,
+)
+from bridge.topics import TopicFamily, channel_topic, topic_family
 
 LOGIN_VERIFY_PATH = "/users/self/verify"
 """The request path that the OKX WebSocket login signature covers."""
@@ -170,6 +178,21 @@ class OkxAdapter(Adapter):
     @classmethod
     def destinations(cls, subscriptions: Sequence[Mapping[str, Any]]) -> list[Destination]:
         return [destination_for(arg) for arg in configured_args(subscriptions)]
+
+    @classmethod
+    def topic_families(cls) -> list[TopicFamily]:
+        typed = [
+            topic_family(channel_topic(TOPIC_GROUP, channel), typed.schema)
+            for channel, typed in TYPED_CHANNELS.items()
+        ]
+        # One family per candle kind: okx.candle1m, okx.mark-price-candle1Dutc, ...
+        bars = [
+            topic_family(channel_topic(TOPIC_GROUP, f"{family}<bar>"), typed.schema)
+            for family, typed in BAR_FAMILIES.items()
+        ]
+        # Any other channel, typed by no schema: its elements as JSON text.
+        generic = topic_family(channel_topic(TOPIC_GROUP, "<channel>"), GENERIC_SCHEMA)
+        return [*typed, *bars, generic]
 
     # -- outbound -------------------------------------------------------------------------------
 

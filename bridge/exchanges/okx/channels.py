@@ -362,7 +362,7 @@ TYPED_CHANNELS: Mapping[str, TypedChannel] = {
 
 _BAR_CHANNEL = re.compile(r"(candle|mark-price-candle|index-candle)[0-9]+[smHDWMY](?:utc)?")
 """``candle1m``, ``mark-price-candle1Dutc``, ``index-candle30m``: the family, then the bar."""
-_BAR_FAMILIES: Mapping[str, TypedChannel] = {
+BAR_FAMILIES: Mapping[str, TypedChannel] = {
     "candle": CANDLE,
     "mark-price-candle": MARK_PRICE_CANDLE,
     "index-candle": INDEX_CANDLE,
@@ -376,7 +376,7 @@ def typed_channel(channel: str) -> TypedChannel | None:
     """The typed record of ``channel``; None for a channel carried generically."""
     typed = TYPED_CHANNELS.get(channel)
     if typed is None and (bar := _BAR_CHANNEL.fullmatch(channel)) is not None:
-        typed = _BAR_FAMILIES[bar[1]]
+        typed = BAR_FAMILIES[bar[1]]
     return typed
 
 

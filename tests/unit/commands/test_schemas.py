@@ -6,11 +6,16 @@ from __future__ import annotations
 import json
 import shutil
 from pathlib import Path
+from typing import Any
 
+import fastavro
+import fastavro.schema
 import pytest
 
 from bridge.avro.store import SchemaStore, schemas_dir
 from bridge.cli import main
+from bridge.exchanges import adapter_class
+from tests.unit.avro.test_contract import SUBSCRIPTIONS
 
 CONFIG = """\
 kafka: {topic_prefix: "prod."}
@@ -43,56 +48,174 @@ def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str]:
     return code, captured.out + captured.err
 
 
-def test_list_shows_topic_subject_version_and_fingerprint(
+def rows_of(out: str) -> list[list[str]]:
+    return [line.split() for line in out.splitlines()]
+
+
+def test_list_with_a_config_shows_its_topics_and_no_subject_without_a_registry(
     config: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     code, out = run(capsys, "list", "--config", str(config))
     assert code == 0
     calendar = STORE.latest("okx/economic-calendar")
-    rows = [line.split() for line in out.splitlines()]
-    assert rows[0] == ["TOPIC", "SUBJECT", "SCHEMA", "FINGERPRINT"]
+    rows = rows_of(out)
+    assert rows[0] == ["TOPIC", "SCHEMA", "FINGERPRINT"]
     assert [
         "prod.okx.economic-calendar",
-        "prod.okx.economic-calendar-value",
         "okx/economic-calendar.v2",
-        calendar.fingerprint.hex(),
+        calendar.fingerprint_text,
     ] in rows
-    assert ["prod.okx.tickers", "prod.okx.tickers-value", "okx/tickers.v1"] in [r[:3] for r in rows]
-    # every schema version appears, used by this configuration or not
-    assert {r[2] for r in rows[1:]} >= {f"{s.id}.v{s.version}" for s in STORE.all()} - {
-        "okx/economic-calendar.v1"
+    assert {r[0] for r in rows[1:]} == {
+        "prod.okx.status",
+        "prod.okx.economic-calendar",
+        "prod.okx.tickers",
+        "prod.okx.events",
+        "prod.okx.raw",
+        "prod.bridge.deadletter",
+        "prod.bridge.schemas",  # written without a registry
     }
+    assert next(r for r in rows if r[0] == "prod.okx.tickers")[1] == "okx/tickers.v1"
+    assert next(r for r in rows if r[0] == "prod.bridge.schemas")[1] == "-"
 
 
-def test_list_with_the_record_name_strategy(
+def test_list_with_a_registry_adds_the_subject_column(
     config: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    monkeypatch.setenv("BRIDGE_SCHEMA_REGISTRY__URL", "http://registry.example:8081")
+    _, out = run(capsys, "list", "--config", str(config))
+    rows = rows_of(out)
+    assert rows[0] == ["TOPIC", "SUBJECT", "SCHEMA", "FINGERPRINT"]
+    assert ["prod.okx.status", "prod.okx.status-value", "okx/status.v1"] in [r[:3] for r in rows]
+    # with a registry the bridge publishes no schemas topic
+    assert "prod.bridge.schemas" not in {r[0] for r in rows}
+
     monkeypatch.setenv("BRIDGE_SCHEMA_REGISTRY__SUBJECT_NAME_STRATEGY", "record")
     _, out = run(capsys, "list", "--config", str(config))
-    rows = [line.split()[:2] for line in out.splitlines()]
+    rows = [r[:2] for r in rows_of(out)]
     assert ["prod.okx.status", "exchange_bridge.okx.StatusRecord"] in rows
     assert ["prod.okx.tickers", "exchange_bridge.okx.TickerRecord"] in rows
 
 
-def test_show_by_topic_schema_id_and_version(
-    config: Path, capsys: pytest.CaptureFixture[str]
+# Every topic of the contract (README's topic table and docs/SCHEMAS.md), with its schema. A
+# family written with <...> stands for many topics; `show` takes any of them.
+CONTRACT = {
+    "okx.status": "okx/status",
+    "okx.economic-calendar": "okx/economic-calendar",
+    "okx.<channel>": "okx/channel",
+    "okx.events": "okx/events",
+    "okx.raw": "bridge/raw",
+    "kraken.ticker": "kraken/ticker",
+    "kraken.ohlc": "kraken/ohlc",
+    "kraken.trade": "kraken/trade",
+    "kraken.spread": "kraken/spread",
+    "kraken.book": "kraken/book",
+    "kraken.openOrders": "kraken/openOrders",
+    "kraken.ownTrades": "kraken/ownTrades",
+    "kraken.events": "kraken/events",
+    "kraken.raw": "bridge/raw",
+    "okex.spot.ticker": "okex/spot-ticker",
+    "okex.spot.depth": "okex/spot-depth",
+    "okex.spot.depth-<size>": "okex/spot-depth",
+    "okex.spot.deals": "okex/spot-deals",
+    "okex.spot.kline-<interval>": "okex/spot-kline",
+    "okex.spot.order": "okex/spot-order",
+    "okex.spot.balance": "okex/spot-balance",
+    "okex.spot.userinfo": "okex/spot-userinfo",
+    "okex.spot.orderinfo": "okex/spot-orderinfo",
+    "okex.events": "okex/events",
+    "okex.raw": "bridge/raw",
+    "bridge.deadletter": "bridge/deadletter",
+}
+# Names on the broker each family stands for, as `show` must resolve them.
+EXAMPLES = {
+    # channels no typed schema names (typed ones: test_show_agrees_with_where_records_go)
+    "okx.<channel>": ["okx.a-channel", "okx.some.new_channel-2"],
+    "okex.spot.depth-<size>": ["okex.spot.depth-5", "okex.spot.depth-10", "okex.spot.depth-20"],
+    "okex.spot.kline-<interval>": ["okex.spot.kline-1min", "okex.spot.kline-week"],
+}
+
+
+def test_list_without_a_config_shows_every_contract_topic(
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
-    code, out = run(capsys, "show", "prod.okx.economic-calendar", "--config", str(config))
+    code, out = run(capsys, "list")
     assert code == 0
-    header, body = out.split("\n", 1)
-    assert header.startswith(
-        "// okx/economic-calendar.v2  exchange_bridge.okx.EconomicCalendarRecord"
-    )
-    assert "(versions: 1, 2)" in header
-    assert json.loads(body) == STORE.latest("okx/economic-calendar").definition
+    rows = rows_of(out)
+    assert rows[0] == ["TOPIC", "SCHEMA", "FINGERPRINT"]
+    listed = {r[0]: r for r in rows[1:]}
+    for topic, schema_id in CONTRACT.items():
+        latest = STORE.latest(schema_id)
+        assert listed[topic][1:3] == [f"{schema_id}.v{latest.version}", latest.fingerprint_text]
+    assert listed["bridge.schemas"][1:3] == ["-", "-"]
+    # (typed channels added later bring their own rows; each names a schema)
+    assert set(listed) >= {*CONTRACT, "bridge.schemas"}
+    # every schema in schemas/ is the value schema of some topic
+    assert {r[1].rsplit(".v", 1)[0] for r in rows[1:]} - {"-"} == {s.id for s in STORE.all()}
 
-    _, out = run(capsys, "show", "okx/economic-calendar", "--version", "1")
-    assert out.startswith("// okx/economic-calendar.v1")
-    _, out = run(capsys, "show", "okx.status")  # a topic named like its schema, no config
-    assert out.startswith("// okx/status.v1")
 
-    code, out = run(capsys, "show", "okx.nothing")
-    assert code == 1 and "no schema for 'okx.nothing'" in out
+def test_list_without_a_config_takes_the_prefix_and_registry_from_the_environment(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("BRIDGE_KAFKA__TOPIC_PREFIX", "prod.")
+    monkeypatch.setenv("BRIDGE_SCHEMA_REGISTRY__URL", "http://registry.example:8081")
+    _, out = run(capsys, "list")
+    rows = rows_of(out)
+    assert rows[0] == ["TOPIC", "SUBJECT", "SCHEMA", "FINGERPRINT"]
+    listed = {r[0]: r for r in rows[1:]}
+    assert listed["prod.okx.<channel>"][1:3] == ["prod.okx.<channel>-value", "okx/channel.v1"]
+    assert set(listed) >= {f"prod.{t}" for t in CONTRACT}
+    assert "prod.bridge.schemas" not in listed  # no schemas topic with a registry
+
+
+@pytest.mark.parametrize("with_config", [False, True], ids=["no-config", "config"])
+def test_show_resolves_every_contract_topic(
+    with_config: bool, config: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    prefix = "prod." if with_config else ""
+    extra = ["--config", str(config)] if with_config else []
+    for family, schema_id in CONTRACT.items():
+        latest = STORE.latest(schema_id)
+        for topic in EXAMPLES.get(family, [family]):
+            code, out = run(capsys, "show", prefix + topic, *extra)
+            assert code == 0, (topic, out)
+            header, body = out.split("\n", 1)
+            assert header.startswith(f"// {schema_id}.v{latest.version}  {latest.full_name}  "), (
+                topic
+            )
+            assert f"fingerprint {latest.fingerprint_text}" in header
+            assert json.loads(body) == latest.definition
+
+
+@pytest.mark.parametrize("exchange", sorted(SUBSCRIPTIONS))
+def test_show_agrees_with_where_records_go(
+    exchange: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``show okx.tickers`` (and every other topic a subscription writes) names the schema the
+    adapter writes there."""
+    for destination in adapter_class(exchange).destinations(SUBSCRIPTIONS[exchange]):
+        code, out = run(capsys, "show", destination.topic)
+        assert code == 0, (destination.topic, out)
+        latest = STORE.latest(destination.schema)
+        assert out.startswith(f"// {destination.schema}.v{latest.version}  "), destination.topic
+
+
+def test_show_by_schema_id_and_version(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out = run(capsys, "show", "okx/economic-calendar", "--version", "1")
+    assert code == 0 and out.startswith("// okx/economic-calendar.v1")
+    assert "(versions: 1, 2)" in out.splitlines()[0]
+    code, out = run(capsys, "show", "okx/economic-calendar", "--version", "3")
+    assert code == 1 and "has versions [1, 2], not 3" in out
+
+
+def test_show_refuses_what_has_no_schema(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out = run(capsys, "show", "okx.nothing here")
+    assert code == 1 and "no schema for 'okx.nothing here'" in out
+    code, out = run(capsys, "show", "binance.trades")
+    assert code == 1 and "no schema for 'binance.trades'" in out
+    code, out = run(capsys, "show", "okex.spot.kline-2min")  # not a documented interval
+    assert code == 1 and "no schema for" in out
+    code, out = run(capsys, "show", "bridge.schemas")
+    assert code == 1 and "not Avro" in out
 
 
 def test_check_passes_here_and_fails_on_an_incompatible_change(
@@ -139,5 +262,78 @@ def test_export_writes_every_version_and_an_index(
     assert len(index) == len(list(STORE.all()))
     for entry in index:
         schema = next(s for s in STORE.versions(entry["schema"]) if s.version == entry["version"])
-        assert entry["fingerprint"] == schema.fingerprint.hex()
+        assert entry["fingerprint"] == schema.fingerprint_text
         assert (tmp_path / "out" / entry["file"]).read_bytes() == schema.path.read_bytes()
+
+
+def test_export_latest_writes_one_version_of_each_schema(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, out = run(capsys, "export", "--latest", str(tmp_path / "out"))
+    assert code == 0 and "the latest version of each of" in out
+    index = json.loads((tmp_path / "out" / "index.json").read_text())
+    ids = sorted({s.id for s in STORE.all()})
+    assert [e["schema"] for e in index] == ids
+    for entry in index:
+        latest = STORE.latest(entry["schema"])
+        assert (entry["version"], entry["fingerprint"]) == (latest.version, latest.fingerprint_text)
+        assert (tmp_path / "out" / entry["file"]).read_bytes() == latest.path.read_bytes()
+    files = sorted(
+        str(p.relative_to(tmp_path / "out")) for p in (tmp_path / "out").glob("**/*.avsc")
+    )
+    assert files == sorted(e["file"] for e in index)
+
+
+def test_export_refuses_a_directory_with_other_schema_files(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A code generator takes every .avsc under a folder: an older version left from a full
+    export would bring back the clash --latest avoids."""
+    out = tmp_path / "out"
+    assert run(capsys, "export", str(out))[0] == 0
+    code, text = run(capsys, "export", "--latest", str(out))
+    assert code == 1 and "okx/economic-calendar.v1.avsc" in text
+    assert run(capsys, "export", str(out))[0] == 0  # the same export again is fine
+
+
+def without_docs(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: without_docs(v) for k, v in value.items() if k != "doc"}
+    if isinstance(value, list):
+        return [without_docs(v) for v in value]
+    return value
+
+
+def define_all_at_once(files: list[Path]) -> dict[str, Any]:
+    """Parse schema files into one set of named types, as a code generator does
+    (avro-maven-plugin keeps one parser for the folder): a record defined again must be
+    defined the same way, docs aside (Java's ``Schema.equals``), else "Can't redefine".
+    fastavro alone would let the last definition win, so each file is parsed on its own and
+    its named types merged here."""
+    named: dict[str, Any] = {}
+    for path in files:
+        own: dict[str, Any] = {}
+        fastavro.parse_schema(json.loads(path.read_text()), named_schemas=own)
+        for name, definition in own.items():
+            if name in named and without_docs(named[name]) != without_docs(definition):
+                raise AssertionError(f"Can't redefine: {name} ({path.name})")
+            named[name] = definition
+    fastavro.schema.load_schema_ordered([str(p) for p in files])  # and in one go
+    return named
+
+
+def test_export_latest_parses_all_at_once_like_a_code_generator(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    run(capsys, "export", "--latest", str(tmp_path / "latest"))
+    files = sorted((tmp_path / "latest").glob("**/*.avsc"))
+    named = define_all_at_once(files)
+    assert {s.full_name for s in (STORE.latest(i) for i in {s.id for s in STORE.all()})} <= set(
+        named
+    )
+    assert "exchange_bridge.SubscriptionEvent" in named  # shared, identical in every file
+
+    # every version side by side is what fails ("Can't redefine: ...EconomicCalendar")
+    run(capsys, "export", str(tmp_path / "all"))
+    with pytest.raises(AssertionError, match="Can't redefine: exchange_bridge.okx.Economic"):
+        define_all_at_once(sorted((tmp_path / "all").glob("**/*.avsc")))

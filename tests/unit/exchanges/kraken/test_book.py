@@ -82,7 +82,9 @@ def test_five_element_update_with_both_sides_on_krakens_example() -> None:
 def test_book_snapshot_and_updates_pass_their_checksums() -> None:
     adapter = book_adapter()
     [snapshot] = pushes(adapter.receive(fixture("book-snapshot.json")))
-    assert snapshot.destination == dest("book", "XBT/USD", channel="book-10", depth="10")
+    assert snapshot.destination == dest(
+        "book", "XBT/USD", channel="book-10", depth="10", channelID="0"
+    )
     assert snapshot.payload["snapshot"] is True
     assert len(snapshot.payload["asks"]) == len(snapshot.payload["bids"]) == 10
     assert snapshot.payload["asks"][0] == {

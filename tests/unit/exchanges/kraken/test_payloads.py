@@ -14,6 +14,7 @@ from bridge.avro.records import Codec
 from bridge.exchanges.events import (
     Destination,
     Push,
+    Subscribed,
     Unrecognized,
 )
 from bridge.frame import ConnectionInfo, Frame
@@ -33,7 +34,8 @@ from tests.unit.exchanges.kraken.helpers import (
 
 def test_ticker() -> None:
     [push] = pushes(public_adapter().receive(fixture("ticker.json")))
-    assert push.destination == dest("ticker", "BTC/USD")  # configured as BTC/USD
+    # configured as BTC/USD; the channelID of the push in the arg, as its ack has it
+    assert push.destination == dest("ticker", "BTC/USD", channelID="0")
     assert push.event_time_ms is None and push.identity is None
     assert push.payload == {
         "pair": "XBT/USD",
@@ -74,7 +76,7 @@ def test_ticker_keeps_what_the_schema_does_not_name() -> None:
 
 def test_trade_one_record_per_row() -> None:
     first, second = pushes(public_adapter().receive(fixture("trade.json")))
-    assert first.destination == dest("trade", "XBT/USD")
+    assert first.destination == dest("trade", "XBT/USD", channelID="0")
     assert first.payload == {
         "pair": "XBT/USD",
         "channel_id": 0,
@@ -94,7 +96,9 @@ def test_trade_one_record_per_row() -> None:
 
 def test_ohlc() -> None:
     [push] = pushes(public_adapter().receive(fixture("ohlc.json")))
-    assert push.destination == dest("ohlc", "XBT/USD", channel="ohlc-5", interval="5")
+    assert push.destination == dest(
+        "ohlc", "XBT/USD", channel="ohlc-5", interval="5", channelID="42"
+    )
     assert push.payload == {
         "pair": "XBT/USD",
         "channel_id": 42,
@@ -179,7 +183,7 @@ def test_data_for_a_subscription_not_configured_is_still_published() -> None:
         schema="kraken/ohlc",
         key="XBT/USD",
         channel="ohlc-5",
-        arg={"name": "ohlc", "pair": "XBT/USD", "interval": "5"},
+        arg={"name": "ohlc", "pair": "XBT/USD", "interval": "5", "channelID": "42"},
     )
 
 
@@ -359,3 +363,55 @@ def test_decoded_timestamps_keep_every_microsecond() -> None:
     assert (payload["time"] - epoch) // dt.timedelta(microseconds=1) == 1534614057321597
     assert payload["time_text"] == "1534614057.321597"
     assert value["event_time"] == dt.datetime(2018, 8, 18, 17, 40, 57, 321000, tzinfo=dt.UTC)
+
+
+# --- the arg of pushes and acks ----------------------------------------------------------------
+
+
+def test_pushes_carry_the_arg_of_their_subscriptions_ack() -> None:
+    """Ack and pushes of one subscription on one connection have the same arg: what was
+    subscribed, plus what the ack echoed (channelID, and maxratecount for private channels).
+    A new connection's ack brings the new channelID."""
+    adapter = connected({"name": "ohlc", "pair": ["XBT/USD"], "interval": 5})
+    ack = {
+        "channelID": 42,
+        "channelName": "ohlc-5",
+        "event": "subscriptionStatus",
+        "pair": "XBT/USD",
+        "status": "subscribed",
+        "subscription": {"interval": 5, "name": "ohlc"},
+    }
+    [subscribed] = adapter.receive(json.dumps(ack))
+    assert isinstance(subscribed, Subscribed)
+    [push] = pushes(adapter.receive(fixture("ohlc.json")))  # channelID 42
+    assert push.destination.arg == subscribed.destination.arg
+    assert push.destination.arg == {
+        "name": "ohlc",
+        "pair": "XBT/USD",
+        "interval": "5",
+        "channelID": "42",
+    }
+
+    adapter.connection_made(0.0)
+    [subscribed] = adapter.receive(json.dumps({**ack, "channelID": 7}))
+    frame = json.loads(fixture("ohlc.json"))
+    [push] = pushes(adapter.receive(json.dumps([7, *frame[1:]])))
+    assert push.destination.arg["channelID"] == subscribed.destination.arg["channelID"] == "7"
+
+
+def test_private_pushes_carry_what_their_ack_echoed() -> None:
+    adapter = connected({"name": "openOrders", "ratecounter": True})
+    ack = {
+        "channelName": "openOrders",
+        "event": "subscriptionStatus",
+        "status": "subscribed",
+        "subscription": {"maxratecount": 125, "name": "openOrders"},
+    }
+    [subscribed] = adapter.receive(json.dumps(ack))
+    [push] = pushes(adapter.receive(fixture("open-orders-snapshot.json")))
+    assert push.destination.arg == subscribed.destination.arg
+    assert push.destination.arg == {
+        "name": "openOrders",
+        "ratecounter": "true",
+        "maxratecount": "125",
+    }
