@@ -11,7 +11,7 @@ from bridge.avro.contract import contract_topics, family_of
 from bridge.avro.store import SchemaStore
 from bridge.exchanges import adapter_class, known_exchanges
 from bridge.exchanges.okex_v1.channels import DEPTH_SIZES, KLINE_INTERVALS
-from bridge.exchanges.okx.payloads import TYPED_CHANNELS
+from bridge.exchanges.okx.channels import TYPED_CHANNELS
 
 STORE = SchemaStore()
 
@@ -22,6 +22,9 @@ SUBSCRIPTIONS: dict[str, list[dict[str, Any]]] = {
         {"channel": "tickers", "instId": "BTC-USDT"},
         {"channel": "books", "instId": "BTC-USDT"},
         {"channel": "candle1m", "instId": "BTC-USDT"},
+        {"channel": "mark-price-candle1Dutc", "instId": "BTC-USDT"},
+        {"channel": "index-candle30m", "instId": "BTC-USDT"},
+        {"channel": "some-new-channel"},
         {"channel": "funding-rate", "instId": "BTC-USDT-SWAP"},
     ],
     "kraken": [
