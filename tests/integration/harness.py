@@ -242,6 +242,16 @@ def sample(bridge: Bridge, name: str, **labels: str) -> float:
     return bridge.metrics.registry.get_sample_value(name, labels) or 0.0
 
 
+def metric(text: str, name: str, **labels: str) -> float | None:
+    """The value of one sample in a Prometheus text exposition (what /metrics serves), or
+    None when the series is not there."""
+    wanted = ",".join(f'{k}="{v}"' for k, v in sorted(labels.items()))
+    for line in text.splitlines():
+        if line.startswith(f"{name}{{{wanted}}} "):
+            return float(line.rsplit(" ", 1)[1])
+    return None
+
+
 def reconnect_reasons(bridge: Bridge) -> dict[str, float]:
     """bridge_reconnects_total by reason, the reasons counted at least once."""
     return {

@@ -16,13 +16,13 @@ from bridge.sandbox.okx import PUBLIC_PATH, OkxAccount, OkxSimulator
 from tests.integration.harness import (
     bridge_settings,
     fast_reconnect,
+    metric,
     payload_kind,
     read_topic,
     running_bridge,
     unique_prefix,
     wait_until,
 )
-from tests.integration.test_kraken_end_to_end import metric
 
 KEY, SECRET, PASSPHRASE = "books-key", "books-Secret-9", "books-Pass-7"
 BTC = {"channel": "books", "instId": "BTC-USDT"}
