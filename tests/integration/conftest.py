@@ -24,6 +24,7 @@ import pytest
 
 from bridge.errors import MissingToolError
 from bridge.sandbox.kafka import SandboxKafka
+from bridge.sandbox.registry import SandboxRegistry
 from tests.integration.recovery import RESULTS, format_table
 
 _HERE = Path(__file__).resolve().parent
@@ -79,6 +80,17 @@ def kafka() -> Iterator[SandboxKafka]:
 def kafka_bootstrap(kafka: SandboxKafka) -> str:
     """``"127.0.0.1:PORT"`` of the session broker."""
     return kafka.bootstrap_servers
+
+
+@pytest.fixture(scope="module")
+def registry() -> Iterator[SandboxRegistry]:
+    """One Apicurio Registry for the test module (about 5 s to start), on HTTP and HTTPS."""
+    server = SandboxRegistry(tls=True)
+    start_or_skip(server, "registry")
+    try:
+        yield server
+    finally:
+        server.stop()
 
 
 @pytest.fixture

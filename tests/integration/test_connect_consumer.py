@@ -13,7 +13,6 @@ import re
 import shutil
 import subprocess
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -21,7 +20,6 @@ import pytest
 
 from bridge.avro.decode import tail
 from bridge.avro.registry import RegistryClient
-from bridge.errors import MissingToolError
 from bridge.sandbox.okx import PUBLIC_PATH, OkxSimulator
 from bridge.sandbox.processes import free_port
 from bridge.sandbox.registry import SandboxRegistry
@@ -57,21 +55,6 @@ def connect_classpath(tmp_path_factory: pytest.TempPathFactory) -> str:
     )
     assert build.returncode == 0, build.stdout[-3000:] + build.stderr[-3000:]
     return (root / "cp.txt").read_text().strip()
-
-
-@pytest.fixture(scope="module")
-def registry() -> Iterator[SandboxRegistry]:
-    server = SandboxRegistry()
-    try:
-        server.start()
-    except MissingToolError as exc:
-        if os.environ.get("BRIDGE_REQUIRE_KAFKA") == "1":
-            raise
-        pytest.skip(f"sandbox registry unavailable: {exc}")
-    try:
-        yield server
-    finally:
-        server.stop()
 
 
 # The first run fetches the Java side from Maven Central inside the fixture (about a minute on a

@@ -5,18 +5,13 @@ bridge's own reader (``bridge tail``) decodes."""
 
 from __future__ import annotations
 
-import os
 import re
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
-
-import pytest
 
 from bridge.avro.decode import TailedRecord, tail
 from bridge.avro.registry import RegistryClient
 from bridge.commands.schemas import export_schemas
-from bridge.errors import MissingToolError
 from bridge.sandbox.okx import PUBLIC_PATH, OkxSimulator
 from bridge.sandbox.registry import SandboxRegistry
 from tests.integration.harness import bridge_settings, running_bridge, unique_prefix, wait_until
@@ -34,21 +29,6 @@ def recipe(name: str) -> dict[str, Any]:
     namespace: dict[str, Any] = {}
     exec(compile(match[1], f"{DOCS.name}:{name}", "exec"), namespace)  # noqa: S102
     return namespace
-
-
-@pytest.fixture(scope="module")
-def registry() -> Iterator[SandboxRegistry]:
-    server = SandboxRegistry()
-    try:
-        server.start()
-    except MissingToolError as exc:
-        if os.environ.get("BRIDGE_REQUIRE_KAFKA") == "1":
-            raise
-        pytest.skip(f"sandbox registry unavailable: {exc}")
-    try:
-        yield server
-    finally:
-        server.stop()
 
 
 async def ingest(bootstrap: str, prefix: str, **extra: Any) -> None:

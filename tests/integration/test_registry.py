@@ -7,13 +7,11 @@ import asyncio
 import io
 import json
 import os
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
 import fastavro
-import pytest
 import yaml
 from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
@@ -33,7 +31,6 @@ from bridge.sandbox.okx import (
 )
 from bridge.sandbox.registry import SandboxRegistry
 from bridge.settings import Settings
-from tests.integration.conftest import start_or_skip
 from tests.integration.harness import (
     read_messages,
     run_cli,
@@ -46,17 +43,6 @@ KEY, SECRET, PASSPHRASE = "registry-key", "registry-Secret-1", "registry-Pass-2"
 SEED_STATUS = json.loads(SEED_STATUS_FRAME)["data"][0]
 SEED_CALENDAR = json.loads(SEED_CALENDAR_FRAME)["data"][0]
 STORE = SchemaStore()
-
-
-@pytest.fixture(scope="module")
-def registry() -> Iterator[SandboxRegistry]:
-    """One Apicurio Registry for the module (about 5 s to start), HTTP and HTTPS."""
-    server = SandboxRegistry(tls=True)
-    start_or_skip(server, "registry")
-    try:
-        yield server
-    finally:
-        server.stop()
 
 
 def mapping(sim: OkxSimulator, bootstrap: str, prefix: str, **registry: Any) -> dict[str, Any]:
