@@ -18,6 +18,7 @@ import sys
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
@@ -55,7 +56,12 @@ def ticker_push(marker: str, padding: int = 0) -> str:
 
 
 def has_last(records: list[TailedRecord], marker: str) -> bool:
-    return any(f'"last":"{marker}"' in p["data"] for p in payloads(records, "ChannelData"))
+    return any(p["last"] == marker for p in payloads(records, "Ticker"))
+
+
+def element_text(ticker: dict[str, Any]) -> str:
+    """One typed ticker as text, to count distinct elements (each simulated push differs)."""
+    return json.dumps(ticker, sort_keys=True, default=str)
 
 
 def pushes_read(bridge: Bridge) -> float:
@@ -72,9 +78,9 @@ more on a loaded one (the JVM starts, the producer's reconnect backs off)."""
 async def count_tickers(bootstrap: str, topic: str, expected: int) -> list[str]:
     """Every ticker element in ``topic``, once ``expected`` of them are there."""
     records = await read_topic(
-        bootstrap, topic, lambda rs: len(payloads(rs, "ChannelData")) >= expected, timeout=120
+        bootstrap, topic, lambda rs: len(payloads(rs, "Ticker")) >= expected, timeout=120
     )
-    return [p["data"] for p in payloads(records, "ChannelData")]
+    return [element_text(p) for p in payloads(records, "Ticker")]
 
 
 async def read_every_push(bridge: Bridge, sent: int) -> None:
@@ -181,10 +187,10 @@ async def test_drop_policy_counts_every_drop_and_marks_the_gap(fresh_kafka: Sand
     records = await read_topic(
         fresh_kafka.bootstrap_servers,
         prefix + "okx.tickers",
-        lambda rs: len(payloads(rs, "ChannelData")) + dropped >= sent,
+        lambda rs: len(payloads(rs, "Ticker")) + dropped >= sent,
         timeout=60,
     )
-    delivered = payloads(records, "ChannelData")
+    delivered = payloads(records, "Ticker")
     assert len(delivered) + dropped == sent  # every push either in Kafka or counted as dropped
     markers = [m for m in payloads(records, "SessionMarker") if m["kind"] == "dropped"]
     assert {m["reason"] for m in markers} == {"buffer_full"}
@@ -478,16 +484,14 @@ async def test_order_holds_when_sends_time_out_during_an_outage(
     tickers = await read_topic(
         fresh_kafka.bootstrap_servers,
         prefix + "okx.tickers",
-        lambda rs: len(payloads(rs, "ChannelData")) >= sent,
+        lambda rs: len(payloads(rs, "Ticker")) >= sent,
         timeout=60,
     )
     print(f"\n{failed:.0f} failed send attempt(s) during the outage, all sent again")
     for topic, records in (("okx.raw", raw), ("okx.tickers", tickers)):
         first_seen: list[tuple[str, int]] = []
         seen: set[tuple[str, int]] = set()
-        frames = [
-            r for r in records if "payload" not in r.value or payload_kind(r) == "ChannelData"
-        ]
+        frames = [r for r in records if "payload" not in r.value or payload_kind(r) == "Ticker"]
         for record in frames:
             at = (record.value["connection_id"], record.value["sequence"])
             if at not in seen:
@@ -496,7 +500,7 @@ async def test_order_holds_when_sends_time_out_during_an_outage(
         assert first_seen == sorted(first_seen), f"{topic}: out of the order read"
         repeats = len(frames) - len(seen)
         print(f"\n{topic}: {len(seen)} frames in order, {repeats} sent twice (at least once)")
-    data = {p["data"] for p in payloads(tickers, "ChannelData")}
+    data = {element_text(p) for p in payloads(tickers, "Ticker")}
     assert len(data) == sent, f"{sent} pushed, {len(data)} distinct in Kafka"
 
 
@@ -530,10 +534,10 @@ async def test_a_reader_blocked_by_the_buffer_is_not_cut_off_as_silent(
     records = await read_topic(
         fresh_kafka.bootstrap_servers,
         prefix + "okx.tickers",
-        lambda rs: len(payloads(rs, "ChannelData")) >= sent,
+        lambda rs: len(payloads(rs, "Ticker")) >= sent,
         timeout=60,
     )
-    assert len({p["data"] for p in payloads(records, "ChannelData")}) == sent
+    assert len({element_text(p) for p in payloads(records, "Ticker")}) == sent
     print(f"\nblocked reader: {sent} pushes, all in Kafka; reconnects {reasons or 'none'}")
 
 

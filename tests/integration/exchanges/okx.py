@@ -188,8 +188,8 @@ OKX = Exchange(
     topic="okx.tickers",
     marked_push=_marked_push,
     is_marked=lambda r, marker: (
-        r.value["payload"][0].endswith("ChannelData")
-        and json.loads(r.value["payload"][1]["data"]).get("last") == marker
+        r.value["payload"][0] == "exchange_bridge.okx.Ticker"
+        and r.value["payload"][1]["last"] == marker
     ),
     base_frames=(
         load_fixture("okx", "tickers-push.json"),
