@@ -190,7 +190,12 @@ def _add_schemas_actions(schemas: argparse.ArgumentParser) -> None:
     export = actions.add_parser(
         "export", help="write every schema version, with an index.json, for consumers"
     )
-    export.add_argument("directory", type=Path, metavar="DIR")
+    export.add_argument(
+        "directory",
+        type=Path,
+        metavar="DIR",
+        help="where to write the .avsc files and index.json (created if missing)",
+    )
     export.add_argument(
         "--latest",
         action="store_true",
