@@ -69,21 +69,23 @@ class Pushes:
     def watch(self, sim: ThreadedSimulator) -> None:
         market = sim.sim._market
         make_ticker = market.ticker
-        find_subscribers = sim.sim._instrument_subscribers
+        find_args = sim.sim._subscribed_args
 
         def ticker(inst_id: str) -> dict[str, str]:
             element = make_ticker(inst_id)
             self.tickers.append((inst_id, canonical(element), time.time()))
             return element
 
-        def subscribers(channel: str) -> dict[str, list[Any]]:
-            found = find_subscribers(channel)
-            if channel == "tickers":
-                self.rounds.append((time.time(), frozenset(found)))
+        def subscribed_args(channels: Any) -> dict[Any, list[Any]]:
+            found = find_args(channels)
+            # the tickers generator asks with a test of the channel name, once per round
+            if callable(channels) and channels("tickers"):
+                inst_ids = (dict(key)["instId"] for key in found)
+                self.rounds.append((time.time(), frozenset(inst_ids)))
             return found
 
         market.ticker = ticker
-        sim.sim._instrument_subscribers = subscribers
+        sim.sim._subscribed_args = subscribed_args
 
 
 class Group:
