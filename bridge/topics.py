@@ -34,6 +34,11 @@ CLUSTER_TOPIC = "bridge.cluster"
 RAW_SCHEMA = "bridge/raw"
 DEADLETTER_SCHEMA = "bridge/deadletter"
 
+NORMALIZED_GROUP = "normalized"
+"""First part of the normalized topics and schema ids, which every exchange writes."""
+NORMALIZED_KINDS = ("trades", "book", "top-of-book")
+"""``normalized.trades``, ``normalized.book``, ``normalized.top-of-book``."""
+
 # Kafka allows 249 characters; 200 leaves room for the operator's Kafka prefix.
 _TOPIC_NAME = re.compile(r"[A-Za-z0-9._-]{1,200}")
 
@@ -54,6 +59,22 @@ def raw_topic(group: str) -> str:
 def events_schema(group: str) -> str:
     """The schema id of an exchange's events topic: ``okx/events``."""
     return f"{group}/{EVENTS}"
+
+
+def normalized_topic(kind: str) -> str:
+    """``normalized.trades``, ``normalized.book``, ``normalized.top-of-book``."""
+    return f"{NORMALIZED_GROUP}.{kind}"
+
+
+def normalized_schema(kind: str) -> str:
+    """The schema id of a normalized topic: ``normalized/trades``."""
+    return f"{NORMALIZED_GROUP}/{kind}"
+
+
+def normalized_key(exchange: str, symbol: str) -> str:
+    """The key of a normalized record, ``okx:BTC-USDT``: one instrument of one exchange stays
+    in order on one partition."""
+    return f"{exchange}:{symbol}"
 
 
 def group_topics(group: str, *, raw_topics: bool) -> list[str]:

@@ -2,8 +2,9 @@
 ``bridge schemas list`` and ``show`` give it without a configuration.
 
 Each exchange's channel topics come from its adapter (:meth:`Adapter.topic_families`); every
-exchange also has ``<group>.events`` and ``<group>.raw``; the bridge adds the dead-letter
-topic and, without a registry, the compacted schemas topic (JSON text, not Avro).
+exchange also has ``<group>.events`` and ``<group>.raw``; the normalized topics (written only
+for connections that enable them) are every exchange's; the bridge adds the dead-letter topic
+and, without a registry, the compacted schemas topic (JSON text, not Avro).
 """
 
 from __future__ import annotations
@@ -14,11 +15,14 @@ from bridge.exchanges import adapter_class, known_exchanges
 from bridge.topics import (
     DEADLETTER_SCHEMA,
     DEADLETTER_TOPIC,
+    NORMALIZED_KINDS,
     RAW_SCHEMA,
     SCHEMAS_TOPIC,
     TopicFamily,
     events_schema,
     events_topic,
+    normalized_schema,
+    normalized_topic,
     raw_topic,
     topic_family,
 )
@@ -41,6 +45,9 @@ def contract_topics(
         families.append(topic_family(events_topic(group), events_schema(group)))
         if raw_topics:
             families.append(topic_family(raw_topic(group), RAW_SCHEMA))
+    families += [
+        topic_family(normalized_topic(kind), normalized_schema(kind)) for kind in NORMALIZED_KINDS
+    ]
     families.append(topic_family(deadletter_topic, DEADLETTER_SCHEMA))
     if schemas_topic is not None:
         families.append(topic_family(schemas_topic, None))

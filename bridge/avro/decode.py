@@ -16,6 +16,7 @@ import json
 import logging
 from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import Any, Literal
 
 import fastavro
@@ -41,8 +42,9 @@ def jsonable(value: Any) -> Any:
     tojson`` and Java's ``JsonEncoder`` print the same shape), and it cannot clash with the
     record's fields: a form that put the name beside the fields, under a member such as
     ``type``, lost it to every payload with a field of that name (OKEx deals, orders and
-    balances, Kraken ownTrades). The other unions of the schemas are ``["null", T]``, whose
-    values need no name and are written plain."""
+    balances, Kraken ownTrades). Avro decimals (the normalized topics' ``*_decimal`` fields)
+    are written as text of their digits, never as a float. The other unions of the schemas
+    are ``["null", T]``, whose values need no name and are written plain."""
     if isinstance(value, tuple) and len(value) == 2 and isinstance(value[0], str):
         name, inner = value
         return {name: jsonable(inner)}
@@ -52,6 +54,10 @@ def jsonable(value: Any) -> Any:
         return [jsonable(v) for v in value]
     if isinstance(value, dt.datetime):
         return value.isoformat()
+    if isinstance(value, Decimal):
+        # An Avro decimal as its digits in text, never through a float: 42219.9, not
+        # 42219.900000000000000000 (its scale) nor 4.22199E+4.
+        return format(value.normalize(), "f") if value else "0"
     if isinstance(value, bytes):
         try:
             return value.decode("utf-8")

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping
 
 from bridge.avro.compat import read_problems
 from bridge.avro.records import Codec, OutRecord
@@ -25,6 +25,7 @@ from bridge.avro.registry import RegistryClient, SubjectNameStrategy, subject_na
 from bridge.avro.store import Schema, schema_text, version_key
 from bridge.errors import IncompatibleSchemaError, RegistryError, SchemaError
 from bridge.exchanges import adapter_class
+from bridge.normalize.normalizer import normalized_destinations
 from bridge.settings import ConnectionSettings
 from bridge.topics import DEADLETTER_SCHEMA, RAW_SCHEMA, raw_topic, with_prefix
 
@@ -32,16 +33,24 @@ log = logging.getLogger(__name__)
 
 
 def written_topics(
-    connections: Iterable[ConnectionSettings], codec: Codec, *, raw_topics: bool = True
+    connections: Iterable[ConnectionSettings],
+    codec: Codec,
+    *,
+    raw_topics: bool = True,
+    normalized: Collection[str] = (),
 ) -> dict[str, Schema]:
     """Topic (before the prefix) → the schema version the bridge writes there, for every topic
-    the given connections can write: their channels, ``<exchange>.events``, ``<exchange>.raw``
-    and the dead-letter topic."""
+    the given connections can write: their channels, ``<exchange>.events``, ``<exchange>.raw``,
+    the dead-letter topic, and the normalized topics their channels feed for the connections
+    named in ``normalized``."""
     store = codec.store
     topics: dict[str, Schema] = {codec.deadletter_topic: store.latest(DEADLETTER_SCHEMA)}
     for conn in connections:
         cls = adapter_class(conn.exchange)
-        for destination in cls.destinations(conn.subscriptions):
+        destinations = cls.destinations(conn.subscriptions)
+        if conn.name in normalized:
+            destinations += normalized_destinations(conn.exchange, destinations)
+        for destination in destinations:
             topics[destination.topic] = store.latest(destination.schema)
         events = codec.events_destination(cls.topic_group)
         topics[events.topic] = store.latest(events.schema)

@@ -3,9 +3,10 @@
 Starts a real Kafka broker (sandbox) and the three exchange simulators over ``wss://``: OKX
 (``/ws/v5/public`` with status, tickers and a checked book, ``/ws/v5/business`` with
 economic-calendar after a login), Kraken (ticker and a checksummed book) and legacy OKEx v1
-(ticker and depth). The OKX simulator scripts maintenance status changes and calendar events.
-The demo reads the records back from Kafka, decodes them with the schemas in ``schemas/`` and
-prints them, then a summary.
+(ticker and depth); each also trades one instrument, and the normalized topics are on, so the
+three exchanges' trades arrive on ``normalized.trades`` in one form. The OKX simulator scripts
+maintenance status changes and calendar events. The demo reads the records back from Kafka,
+decodes them with the schemas in ``schemas/`` and prints them, then a summary.
 """
 
 from __future__ import annotations
@@ -28,10 +29,11 @@ from bridge.sandbox.kraken import KrakenSimulator
 from bridge.sandbox.okex_v1 import OkexV1Simulator
 from bridge.sandbox.okx import BUSINESS_PATH, PUBLIC_PATH, OkxAccount, OkxSimulator
 from bridge.settings import Settings
-from bridge.topics import channel_topic, events_topic, raw_topic
+from bridge.topics import channel_topic, events_topic, normalized_topic, raw_topic
 
 DEMO_KEY, DEMO_SECRET, DEMO_PASSPHRASE = "demo-api-key", "demo-secret-key", "demo-passphrase"
 OKX_BOOKS = channel_topic("okx", "books")
+NORMALIZED_TRADES = normalized_topic("trades")
 SHOWN_TOPICS = (
     channel_topic("okx", "status"),
     channel_topic("okx", "economic-calendar"),
@@ -43,6 +45,7 @@ SHOWN_TOPICS = (
     events_topic("kraken"),
     channel_topic("okex", "spot.ticker"),
     channel_topic("okex", "spot.depth"),
+    NORMALIZED_TRADES,
 )
 # The demo works when each exchange's steady topics have records (the others may stay quiet).
 REQUIRED_TOPICS = (
@@ -65,6 +68,8 @@ def demo_settings(
             "instance": "demo",
             "kafka": {"bootstrap_servers": bootstrap_servers},
             "metrics": {"host": "127.0.0.1", "port": 0},
+            # every connection also writes normalized.trades, .book and .top-of-book
+            "publisher": {"normalized_topics": True},
             "connections": [
                 {
                     "name": "okx-public",
@@ -75,6 +80,7 @@ def demo_settings(
                         {"channel": "status"},
                         {"channel": "tickers", "instId": "BTC-USDT"},
                         {"channel": "books", "instId": "BTC-USDT"},
+                        {"channel": "trades", "instId": "BTC-USDT"},
                     ],
                 },
                 {
@@ -97,6 +103,7 @@ def demo_settings(
                     "subscriptions": [
                         {"name": "ticker", "pair": ["XBT/USD"]},
                         {"name": "book", "pair": ["XBT/USD"], "depth": 10},
+                        {"name": "trade", "pair": ["XBT/USD"]},
                     ],
                 },
                 {
@@ -107,6 +114,7 @@ def demo_settings(
                     "subscriptions": [
                         {"channel": "ok_sub_spot_bch_btc_ticker"},
                         {"channel": "ok_sub_spot_bch_btc_depth"},
+                        {"channel": "ok_sub_spot_bch_btc_deals"},
                     ],
                 },
             ],
@@ -123,6 +131,9 @@ def describe(record: TailedRecord) -> str:
         fields = {"action": fields.get("action"), **json.loads(fields["data"])}
     elif kind == "exchange_bridge.okx.Book":
         fields = book_summary(fields)
+    elif kind == "exchange_bridge.normalized.Trade":
+        # the decimal columns repeat the text's value: left out of the line
+        fields = {k: v for k, v in fields.items() if not k.endswith("_decimal")}
     shown = {k: v for k, v in fields.items() if v not in (None, "", {}, [])}
     line = (
         f"{record.topic:<22} #{record.offset:<3} key={record.key:<17} {short:<17} "
@@ -173,7 +184,13 @@ async def run_demo(duration: float = 20.0, verbose: bool = False) -> int:
             DEMO_KEY: OkxAccount(secret=DEMO_SECRET, passphrase=DEMO_PASSPHRASE, vip_level=1)
         }
         # The OKX simulator also scripts a status change every 3 s, a calendar event every 4 s.
-        okx_rates = {"tickers": 1.0, "books": 1.0, "status": 1 / 3, "economic-calendar": 1 / 4}
+        okx_rates = {
+            "tickers": 1.0,
+            "books": 1.0,
+            "trades": 1.0,
+            "status": 1 / 3,
+            "economic-calendar": 1 / 4,
+        }
         okx = OkxSimulator(tls=True, accounts=accounts, rates=okx_rates)
         kraken = KrakenSimulator(tls=True, rate=1.0)
         okex = OkexV1Simulator(tls=True, rate=1.0)
@@ -196,6 +213,7 @@ async def run_demo(duration: float = 20.0, verbose: bool = False) -> int:
             bridge_task = asyncio.create_task(bridge.run(stop))
 
             verified = [0, 0]  # OKX book records the bridge verified, and found broken
+            trading: Counter[str] = Counter()  # normalized trades by exchange
 
             async def show() -> None:
                 async for record in tail(kafka.bootstrap_servers, SHOWN_TOPICS, idle_timeout=None):
@@ -204,6 +222,8 @@ async def run_demo(duration: float = 20.0, verbose: bool = False) -> int:
                     if kind == "exchange_bridge.okx.Book":
                         verified[0] += payload["verified"] == "verified"
                         verified[1] += payload["verified"] == "failed"
+                    if kind == "exchange_bridge.normalized.Trade":
+                        trading[record.value["exchange"]] += 1
                     print(describe(record), file=out, flush=True)
 
             reader = asyncio.create_task(show())
@@ -238,7 +258,18 @@ async def run_demo(duration: float = 20.0, verbose: bool = False) -> int:
                 f"and seqId chain), {verified[1]} failed",
                 file=out,
             )
-            ok = all(counts[t] for t in REQUIRED_TOPICS) and verified[0] > 0 and not verified[1]
+            print(
+                f"  {NORMALIZED_TRADES}: "
+                + ", ".join(f"{trading[e]} trade(s) from {e}" for e in ("okx", "kraken", "okex_v1"))
+                + ", in one schema, keyed <exchange>:<symbol>",
+                file=out,
+            )
+            ok = (
+                all(counts[t] for t in REQUIRED_TOPICS)
+                and verified[0] > 0
+                and not verified[1]
+                and len(trading) == 3
+            )
             return 0 if ok else 1
     finally:
         await asyncio.to_thread(kafka.stop)

@@ -8,7 +8,8 @@ connection id gets a fresh adapter, told ``connection_made`` before its first fr
 does; each configured connection gets the duplicate filter the session had, started afresh where a
 bridge process started (a connection id ``<name>#1``).
 
-What comes out, per frame, is what live ingestion wrote for it: same topics (under the target
+What comes out, per frame, is what live ingestion wrote for it (the normalized records too, for
+the connections the configuration has write them): same topics (under the target
 prefix), keys, headers and values. Value bytes are identical when the schema version (and,
 with a registry, its id) is the one live ingestion used; with a newer version they differ by
 design. Not rebuilt: session markers for disconnects, resubscriptions and handovers (they come
@@ -45,6 +46,7 @@ from bridge.exchanges import adapter_class
 from bridge.exchanges.base import Adapter
 from bridge.frame import ConnectionInfo, Frame
 from bridge.metrics import Metrics
+from bridge.normalize.normalizer import Normalizer
 from bridge.runtime.pipeline import Pipeline, RecentPushes
 from bridge.runtime.publisher import Publisher
 from bridge.settings import ConnectionSettings, Settings, load_settings
@@ -173,7 +175,12 @@ async def rebuild(
         codec.encoder.ids.update(
             await register_all(
                 registry,
-                written_topics(settings.connections, codec, raw_topics=False),
+                written_topics(
+                    settings.connections,
+                    codec,
+                    raw_topics=False,
+                    normalized=settings.normalized_connections,
+                ),
                 topic_prefix=prefix,
                 strategy=registry_settings.subject_name_strategy,
                 check_compatibility=registry_settings.check_compatibility,
@@ -194,7 +201,13 @@ async def rebuild(
     )
     replayer = _Replayer(
         {c.name: c for c in settings.connections},
-        Pipeline(codec, publisher, metrics, raw_topics=False),
+        Pipeline(
+            codec,
+            publisher,
+            metrics,
+            raw_topics=False,
+            normalizer=Normalizer(settings.normalized_connections),
+        ),
     )
     schemas = WriterSchemas(
         kafka.bootstrap_servers,

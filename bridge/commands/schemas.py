@@ -72,7 +72,10 @@ def _format_list(settings: Settings, *, configured: bool) -> str:
     if configured:
         codec = Codec(store, deadletter_topic=settings.publisher.deadletter_topic)
         written = written_topics(
-            settings.connections, codec, raw_topics=settings.publisher.raw_topics
+            settings.connections,
+            codec,
+            raw_topics=settings.publisher.raw_topics,
+            normalized=settings.normalized_connections,
         )
         rows = [(topic, schema) for topic, schema in written.items()]
         if registry.url is None:
@@ -144,7 +147,9 @@ def _schema_of_topic(name: str, settings: Settings, configured: bool) -> str:
     topic = name.removeprefix(settings.kafka.topic_prefix)
     if configured:
         codec = Codec(deadletter_topic=settings.publisher.deadletter_topic)
-        written = written_topics(settings.connections, codec)
+        written = written_topics(
+            settings.connections, codec, normalized=settings.normalized_connections
+        )
         if topic in written:
             return written[topic].id
     family = family_of(_contract(settings), topic)
@@ -163,7 +168,12 @@ async def _register(settings: Settings) -> list[str]:
     if registry.url is None:
         raise RegistryError("no registry: set schema_registry.url or pass --registry-url")
     codec = Codec(deadletter_topic=settings.publisher.deadletter_topic)
-    topics = written_topics(settings.connections, codec, raw_topics=settings.publisher.raw_topics)
+    topics = written_topics(
+        settings.connections,
+        codec,
+        raw_topics=settings.publisher.raw_topics,
+        normalized=settings.normalized_connections,
+    )
     client = RegistryClient.from_settings(registry)
     ids = await register_all(
         client,

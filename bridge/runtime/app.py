@@ -29,6 +29,7 @@ from bridge.exchanges import adapter_class
 from bridge.exchanges.base import Adapter
 from bridge.health import HealthServer
 from bridge.metrics import Metrics, set_info
+from bridge.normalize.normalizer import Normalizer, normalized_destinations
 from bridge.runtime.link import Continuity
 from bridge.runtime.pipeline import Pipeline
 from bridge.runtime.publisher import Publisher
@@ -87,7 +88,11 @@ class Bridge:
             producer_options=producer_options,
         )
         self.pipeline = Pipeline(
-            self.codec, self.publisher, self.metrics, raw_topics=settings.publisher.raw_topics
+            self.codec,
+            self.publisher,
+            self.metrics,
+            raw_topics=settings.publisher.raw_topics,
+            normalizer=Normalizer(settings.normalized_connections),
         )
         # one per exchange: its connection rate limit is per IP, whatever the connection
         self._limiters: dict[str, ConnectLimiter] = {}
@@ -214,7 +219,10 @@ class Bridge:
         topics = {self.settings.publisher.deadletter_topic}
         for conn in self.candidates:
             cls = adapter_class(conn.exchange)
-            topics.update(d.topic for d in cls.destinations(conn.subscriptions))
+            destinations = cls.destinations(conn.subscriptions)
+            topics.update(d.topic for d in destinations)
+            if self.settings.normalizes(conn):
+                topics.update(d.topic for d in normalized_destinations(conn.exchange, destinations))
             topics.update(
                 group_topics(cls.topic_group, raw_topics=self.settings.publisher.raw_topics)
             )
@@ -280,6 +288,7 @@ class Bridge:
             self.candidates,
             self.codec,
             raw_topics=self.settings.publisher.raw_topics,
+            normalized=self.settings.normalized_connections,
         )
         if isinstance(self.codec.encoder, ConfluentEncoder):
             ids = await register_all(

@@ -1,13 +1,15 @@
 """The session's delivery half: from a stamped frame and its events to records in the publisher.
 
 Exchange-agnostic: the adapter has already classified the frame; the codec knows the record
-layout; this module decides what gets published where (raw copy, typed records, dead letters),
-drops copies of pushes that overlapping connections both received, and records the
-record-level metrics.
+layout; the normalizer (for the connections that enable the normalized topics) knows which
+pushes feed them; this module decides what gets published where (raw copy, typed and
+normalized records, dead letters), drops copies of pushes that overlapping connections both
+received, and records the record-level metrics.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import logging
 from collections import deque
@@ -29,6 +31,7 @@ from bridge.exchanges.events import (
 )
 from bridge.frame import ConnectionInfo, Frame
 from bridge.metrics import Metrics
+from bridge.normalize.normalizer import Normalizer
 from bridge.runtime.publisher import Publisher
 
 log = logging.getLogger(__name__)
@@ -63,12 +66,19 @@ class RecentPushes:
 
 class Pipeline:
     def __init__(
-        self, codec: Codec, publisher: Publisher, metrics: Metrics, *, raw_topics: bool = True
+        self,
+        codec: Codec,
+        publisher: Publisher,
+        metrics: Metrics,
+        *,
+        raw_topics: bool = True,
+        normalizer: Normalizer | None = None,
     ) -> None:
         self.codec = codec
         self.publisher = publisher
         self.metrics = metrics
         self.raw_topics = raw_topics
+        self.normalizer = normalizer or Normalizer()
         # Under the drop policy: (topic, key) -> (destination, records dropped since the last
         # record that got through). The next record that gets through is preceded by a marker.
         self._gaps: dict[tuple[str, str], tuple[Destination, int]] = {}
@@ -86,6 +96,7 @@ class Pipeline:
         origin = _Origin(conn, frame)
         if self.raw_topics:
             await self._send(self.codec.raw_record(conn, frame), origin)
+        normalizing = self.normalizer.enabled(conn.connection)
         for event in events:
             labels = (conn.exchange, conn.connection, type(event).__name__)
             counter = self._event_counters.get(labels)
@@ -116,25 +127,41 @@ class Pipeline:
                     ).inc()
                     await self.markers(conn, frame, [event.destination], "resync", event.reason)
                     continue
-            try:
-                records = self.codec.records_for(conn, frame, event)
-            except Exception as exc:  # noqa: BLE001
-                # Safety net: fastavro raises ValueError, TypeError, OverflowError,
-                # UnicodeEncodeError… for values that do not fit; whatever it is, the frame is
-                # dead-lettered and the connection lives on.
-                log.debug("encoding %s failed", type(event).__name__, exc_info=True)
-                await self.dead_letter(conn, frame, "encode", f"{type(event).__name__}: {exc}")
+            if not await self._publish(origin, event):
                 continue
-            destination = (
-                event.destination
-                if isinstance(event, Push | Subscribed | SubscribeFailed)
-                else None
-            )
-            for record in records:
-                if destination is None:
-                    await self._send(record, origin)
-                else:
-                    await self._send_channel(origin, destination, record)
+            if not normalizing:
+                continue
+            # The normalized records of the event follow its own, on their own topics.
+            match event:
+                case Push():
+                    for normalized in self.normalizer.pushes(conn, event, events):
+                        await self._publish(origin, normalized)
+                case Subscribed() | SubscribeFailed():
+                    for target in self.normalizer.destinations(conn, [event.destination]):
+                        await self._publish(origin, dataclasses.replace(event, destination=target))
+
+    async def _publish(self, origin: _Origin, event: Event) -> bool:
+        """Encode and send the records of one event; False when it could not be encoded (the
+        frame is then dead-lettered)."""
+        conn, frame = origin.conn, origin.frame
+        try:
+            records = self.codec.records_for(conn, frame, event)
+        except Exception as exc:  # noqa: BLE001
+            # Safety net: fastavro raises ValueError, TypeError, OverflowError,
+            # UnicodeEncodeError… for values that do not fit; whatever it is, the frame is
+            # dead-lettered and the connection lives on.
+            log.debug("encoding %s failed", type(event).__name__, exc_info=True)
+            await self.dead_letter(conn, frame, "encode", f"{type(event).__name__}: {exc}")
+            return False
+        destination = (
+            event.destination if isinstance(event, Push | Subscribed | SubscribeFailed) else None
+        )
+        for record in records:
+            if destination is None:
+                await self._send(record, origin)
+            else:
+                await self._send_channel(origin, destination, record)
+        return True
 
     async def _send_channel(
         self, origin: _Origin, destination: Destination, record: OutRecord
@@ -163,9 +190,10 @@ class Pipeline:
         reason: str,
         detail: str | None = None,
     ) -> None:
-        """A session marker on every destination's topic (once per topic and key)."""
+        """A session marker on every destination's topic (once per topic and key), and on the
+        normalized topics those destinations feed when the connection writes them."""
         seen: set[tuple[str, str]] = set()
-        for destination in destinations:
+        for destination in [*destinations, *self.normalizer.destinations(conn, destinations)]:
             if (destination.topic, destination.key) in seen:
                 continue
             seen.add((destination.topic, destination.key))

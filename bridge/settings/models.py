@@ -266,6 +266,9 @@ class PublisherSettings(_Model):
     """block: stop reading the sockets while the buffer is full; drop: drop and count."""
     raw_topics: bool = True
     """Also write every frame to ``<exchange>.raw``."""
+    normalized_topics: bool = False
+    """Also write ``normalized.trades``, ``normalized.book`` and ``normalized.top-of-book``
+    from every connection (one may say otherwise: ``connections[].normalized_topics``)."""
     deadletter_topic: str = "bridge.deadletter"
 
     @field_validator("deadletter_topic")
@@ -406,6 +409,9 @@ class ConnectionSettings(_Model):
     that every frame the bridge accepts can be delivered."""
     reconnect: ReconnectSettings = Field(default_factory=ReconnectSettings)
     tls: TlsSettings = Field(default_factory=TlsSettings)
+    normalized_topics: bool | None = None
+    """Write this connection's data to the normalized topics too; None: as
+    ``publisher.normalized_topics`` says."""
 
     @field_validator("name")
     @classmethod
@@ -588,6 +594,17 @@ class Settings(_Model):
             return self.instance
         env: Mapping[str, str] = self._host_env if self._host_env is not None else os.environ
         return env.get("POD_NAME") or env.get("HOSTNAME") or socket.gethostname()
+
+    def normalizes(self, connection: ConnectionSettings) -> bool:
+        """Whether ``connection`` writes the normalized topics."""
+        if connection.normalized_topics is not None:
+            return connection.normalized_topics
+        return self.publisher.normalized_topics
+
+    @property
+    def normalized_connections(self) -> frozenset[str]:
+        """The names of the connections that write the normalized topics."""
+        return frozenset(c.name for c in self.connections if self.normalizes(c))
 
     @property
     def enabled_connections(self) -> list[ConnectionSettings]:

@@ -8,12 +8,20 @@ import base64
 import datetime as dt
 import io
 import json
+from decimal import Decimal
 from typing import Any
 
 import avro.schema
 import fastavro
 import pytest
-from avro.schema import ArraySchema, MapSchema, NamedSchema, RecordSchema, UnionSchema
+from avro.schema import (
+    ArraySchema,
+    BytesDecimalSchema,
+    MapSchema,
+    NamedSchema,
+    RecordSchema,
+    UnionSchema,
+)
 
 from bridge.avro.compat import parse, sample_values
 from bridge.avro.decode import TailedRecord, jsonable, union_branch
@@ -69,6 +77,12 @@ def check(schema: avro.schema.Schema, written: Any, rendered: Any, path: str) ->
         assert isinstance(rendered, dict) and rendered.keys() == written.keys(), path
         for key in written:
             check(schema.values, written[key], rendered[key], f"{path}{{{key}}}")
+        return
+    if isinstance(schema, BytesDecimalSchema):
+        # the two's-complement big-endian unscaled value, as text of the same number
+        value = Decimal(int.from_bytes(written, "big", signed=True)).scaleb(-schema.scale)
+        assert isinstance(rendered, str) and "E" not in rendered.upper(), path
+        assert Decimal(rendered) == value, path
         return
     if schema.type == "bytes":
         try:

@@ -50,6 +50,9 @@ def spec_fingerprint64(data: bytes) -> int:
     return fp
 
 
+_LOGICAL = ("logicalType", "precision", "scale")
+
+
 def canonical_form(definition: dict[str, object]) -> str:
     """Apache Avro's (Python) parsing canonical form, with the logical types taken out first:
     the spec's form drops them ("[PRIMITIVES] convert primitive schemas to their simple
@@ -58,7 +61,8 @@ def canonical_form(definition: dict[str, object]) -> str:
 
     def strip(value: object) -> object:
         if isinstance(value, dict):
-            return {k: strip(v) for k, v in value.items() if k != "logicalType"}
+            # precision and scale of a decimal too: Java's form of that is plain "bytes"
+            return {k: strip(v) for k, v in value.items() if k not in _LOGICAL}
         if isinstance(value, list):
             return [strip(v) for v in value]
         return value
