@@ -115,8 +115,9 @@ def test_an_update_with_both_sides() -> None:
     for name in ("book-snapshot.json", "book-update-ask.json", "book-update-bid-republish.json"):
         receive(adapter, INFO, fixture(name), normalizer)
     [both] = receive(adapter, INFO, fixture("book-update-both-sides.json"), normalizer)
-    assert both.payload["asks"] == [level("5541.40000", "0.12345678")]
-    assert both.payload["bids"] == [
+    payload = decoded(INFO, both)["payload"]  # as a consumer reads it
+    assert payload["asks"] == [level("5541.40000", "0.12345678")]
+    assert payload["bids"] == [
         level("5541.20000", "0.00000000"),  # amount 0: removed
         level("5541.15000", "2.00000000"),
     ]

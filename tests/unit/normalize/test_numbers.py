@@ -5,8 +5,9 @@ from __future__ import annotations
 from decimal import Decimal
 
 import pytest
+from fastavro._logical_writers_py import prepare_bytes_decimal
 
-from bridge.normalize.numbers import as_decimal, number
+from bridge.normalize.numbers import PRECISION, SCALE, as_decimal, decimal_bytes, number
 
 
 @pytest.mark.parametrize(
@@ -48,4 +49,34 @@ def test_a_value_that_does_not_fit_exactly_has_no_decimal(text: str | None) -> N
 
 
 def test_the_text_is_kept_as_sent() -> None:
-    assert number("price", "1E-8") == {"price": "1E-8", "price_decimal": Decimal("1E-8")}
+    assert number("price", "1E-8") == {"price": "1E-8", "price_decimal": decimal_bytes("1E-8")}
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "42219.9",
+        "1E-8",
+        "0.00000812",
+        "-5",
+        "-0.5",
+        "-0",
+        "0",
+        "127",
+        "-128",
+        "0.100000000000000000000",
+        "99999999999999999999.999999999999999999",
+        "-99999999999999999999.999999999999999999",
+        "00042.10",
+        "1e-19",
+        "100000000000000000000",
+        "NaN",
+        "",
+        None,
+    ],
+)
+def test_the_bytes_are_what_avro_writes_for_the_decimal(text: str | None) -> None:
+    value = as_decimal(text)
+    schema = {"type": "bytes", "logicalType": "decimal", "precision": PRECISION, "scale": SCALE}
+    expected = None if value is None else prepare_bytes_decimal(value, schema)
+    assert decimal_bytes(text) == expected
