@@ -212,6 +212,13 @@ class Metrics:
             ["group", "state"],
             registry=r,
         )
+        self.cluster_configured = Gauge(
+            "bridge_cluster_configured_connections",
+            "Enabled connections in this instance's configuration: the group holds each of "
+            "them exactly once (alerts compare it with the sum of held over the members)",
+            ["group"],
+            registry=r,
+        )
         self.cluster_epoch = Gauge(
             "bridge_cluster_epoch", "Epoch of the last assignment received", ["group"], registry=r
         )

@@ -198,6 +198,7 @@ class ClusterRunner:
     def _init_metrics(self) -> None:
         m, group = self.metrics, self.group_id
         m.cluster_member.labels(group).set_function(lambda: int(self.is_member))
+        m.cluster_configured.labels(group).set(len(self.holdings.connections))
         m.cluster_connections.labels(group, "held").set_function(lambda: len(self.holdings.held))
         m.cluster_connections.labels(group, "releasing").set_function(
             lambda: len(self.holdings.releasing)
