@@ -20,6 +20,11 @@ REQUIRED_ALERTS = {
     "BridgeSubscriptionSilent": "a subscription with no message for too long",
     "BridgeExchangeMaintenance": "exchange in maintenance",
     "BridgeNotReady": "bridge not ready",
+    "BridgeConnectionHeldTwice": "a connection open on two pods",
+    "BridgeClusterConnectionsUnheld": "group mode: a connection held by no member",
+    "BridgeClusterRebalanceStorm": "group mode: rebalances above N per 10 minutes",
+    "BridgeClusterHolderLost": "group mode: a member vanished, its connections had a gap",
+    "BridgeClusterReleaseClosed": "group mode: a planned move that was not gap-free",
 }
 
 

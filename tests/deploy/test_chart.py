@@ -532,6 +532,31 @@ def test_prometheus_rule_customisation() -> None:
     assert rules["BridgeNotReady"]["annotations"]["runbook_url"] == (
         "https://docs.example.com/exchange-bridge/OPERATIONS#bridgenotready"
     )
+    # group mode's thresholds from prometheusRule.cluster, in every arm of the expression
+    assert rules["BridgeClusterRebalanceStorm"]["expr"].endswith("[10m])) > 25")
+    for alert, limit in (("BridgeClusterHolderLost", 1), ("BridgeClusterReleaseClosed", 2)):
+        assert rules[alert]["expr"].count(f" > {limit}\n") == 2, rules[alert]["expr"]
+        assert " > 0" not in rules[alert]["expr"]
+
+
+def test_rebalance_threshold_grows_with_the_group() -> None:
+    """A rolling upgrade makes two rebalances per pod (its replacement joins, it leaves): by
+    default the storm threshold stays above that for the release's replicaCount."""
+
+    def threshold(*sets: str) -> int:
+        rule = only(render("default", *sets), "PrometheusRule")
+        (storm,) = [
+            r
+            for g in rule["spec"]["groups"]
+            for r in g["rules"]
+            if r["alert"] == "BridgeClusterRebalanceStorm"
+        ]
+        return int(storm["expr"].rsplit(" > ", 1)[1])
+
+    assert threshold() == 10  # the file's own number
+    assert threshold("replicaCount=2") == 10
+    assert threshold("replicaCount=8") == 22
+    assert threshold("replicaCount=8", "prometheusRule.cluster.rebalances=40") == 40
 
 
 def test_prometheus_rule_groups_pass_promtool(tmp_path: Path) -> None:
