@@ -5,6 +5,9 @@ simulator and a sandbox Kafka broker.
   monitoring/alerts.yaml and from the chart's PrometheusRule) runs through Prometheus' HTTP API
   and returns series with the labels its legend or annotations use, and every metric name they
   mention is one the bridge exports.
+  Group mode's series (``bridge_cluster_*``) exist only in group mode: the queries that use
+  them are run against a group-mode bridge of their own, and against the static-mode bridge
+  they must return nothing (so the split between the two cannot hide a query).
 * N bridge processes with shard indexes 0..N-1 over one config hold every connection exactly
   once between them.
 """
@@ -40,6 +43,9 @@ from tests.deploy.tools import CHART, MONITORING, helm_template, tool, which
 KEY, SECRET, PASSPHRASE = "deploy-key", "deploy-secret", "deploy-pass"
 RATE_INTERVAL = "10s"  # what Grafana's $__rate_interval is for a 1 s scrape interval, rounded up
 TARGET_LABELS = {"namespace": "market-data", "pod": "md-exchange-bridge-0"}
+# The target labels a query about a whole deployment or group (not one pod) may aggregate
+# away, and only with an explicit ``without (...)``: those that tell the pods apart.
+PER_POD_LABELS = {"instance", "pod"}
 
 
 @pytest.fixture
@@ -121,6 +127,19 @@ def metric_names(expr: str) -> set[str]:
     return set(re.findall(r"\b(bridge_[a-z0-9_]+)\b", expr))
 
 
+def group_only(expr: str) -> bool:
+    """Whether a query reads group mode's series, which a static-mode bridge does not have."""
+    return any(name.startswith("bridge_cluster_") for name in metric_names(expr))
+
+
+def aggregated_away(expr: str) -> set[str]:
+    """The labels an expression drops with ``without (...)``."""
+    dropped: set[str] = set()
+    for labels in re.findall(r"\bwithout\s*\(([^)]*)\)", expr):
+        dropped |= {label.strip() for label in labels.split(",") if label.strip()}
+    return dropped
+
+
 def check_metric_names(where: str, expr: str, exported: set[str]) -> None:
     unknown = metric_names(expr) - exported
     assert not unknown, f"{where} names metrics the bridge does not export: {sorted(unknown)}"
@@ -149,6 +168,17 @@ def test_metric_name_check_catches_a_metric_the_bridge_does_not_export() -> None
     check_metric_names("ok", "rate(bridge_frames_received_total[1m])", exported)
     with pytest.raises(AssertionError, match="bridge_frames_total"):
         check_metric_names("panel", "rate(bridge_frames_total[1m])", exported)
+
+
+def test_group_only_and_aggregated_away() -> None:
+    assert group_only('sum by (group) (bridge_cluster_connections{state="held"})')
+    assert not group_only("count without (instance, pod) (bridge_connection_up) > 1")
+    assert aggregated_away("max without (instance, pod) (a) - sum without (pod, state) (b)") == {
+        "instance",
+        "pod",
+        "state",
+    }
+    assert aggregated_away("sum by (group) (a)") == set()
 
 
 def test_value_expression() -> None:
@@ -187,13 +217,7 @@ def test_prometheus_scrapes_dashboard_and_alert_queries(
             ),
         ],
     )
-    rule_files = [MONITORING / "alerts.yaml"]
-    if which("helm"):  # the chart's PrometheusRule with overrides and other thresholds too
-        everything = CHART / "ci" / "everything-values.yaml"
-        rule = next(d for d in helm_template(everything) if d["kind"] == "PrometheusRule")
-        chart_rules = tmp_path / "chart-rules.yaml"
-        chart_rules.write_text(yaml.safe_dump({"groups": rule["spec"]["groups"]}))
-        rule_files.append(chart_rules)
+    rule_files = alert_rule_files(tmp_path)
 
     bridge = BridgeProcess(config, tmp_path, "bridge")
     prometheus: PrometheusServer | None = None
@@ -233,9 +257,11 @@ def test_prometheus_scrapes_dashboard_and_alert_queries(
 
         wait_for("five scrapes after the events", scraped_enough, 40, interval=0.5)
 
-        checked = check_dashboard(prometheus, exported)
+        checked = check_dashboard(
+            prometheus, exported, {"okx-public", "okx-business"}, group_mode=False
+        )
         assert checked >= 20
-        check_alert_rules(prometheus, rule_files, exported)
+        check_alert_rules(prometheus, rule_files, exported, group_mode=False)
         check_healthcheck(bridge.port)
     finally:
         if prometheus is not None:
@@ -243,7 +269,23 @@ def test_prometheus_scrapes_dashboard_and_alert_queries(
         bridge.stop()
 
 
-def check_dashboard(prometheus: PrometheusServer, exported: set[str]) -> int:
+def alert_rule_files(tmp_path: Path) -> list[Path]:
+    rule_files = [MONITORING / "alerts.yaml"]
+    if which("helm"):  # the chart's PrometheusRule with overrides and other thresholds too
+        everything = CHART / "ci" / "everything-values.yaml"
+        rule = next(d for d in helm_template(everything) if d["kind"] == "PrometheusRule")
+        chart_rules = tmp_path / "chart-rules.yaml"
+        chart_rules.write_text(yaml.safe_dump({"groups": rule["spec"]["groups"]}))
+        rule_files.append(chart_rules)
+    return rule_files
+
+
+def check_dashboard(
+    prometheus: PrometheusServer, exported: set[str], connections: set[str], *, group_mode: bool
+) -> int:
+    """Runs the dashboard's queries that the bridge's mode has series for (group mode's own,
+    or all the others) and returns how many; in static mode group mode's queries must be
+    empty."""
     dashboard = json.loads((MONITORING / "dashboard.json").read_text())
     variables = {v["name"]: v for v in dashboard["templating"]["list"]}
     assert variables["datasource"]["type"] == "datasource"
@@ -258,11 +300,15 @@ def check_dashboard(prometheus: PrometheusServer, exported: set[str]) -> int:
         assert match, query
         selector = substitute(match.group(1), exchange="okx")
         values[name] = {r["metric"][match.group(2)] for r in prometheus.query(selector)}
-    assert values == {"exchange": {"okx"}, "connection": {"okx-public", "okx-business"}}
+    assert values == {"exchange": {"okx"}, "connection": connections}
 
     count = 0
     for title, expr, legend in dashboard_queries(dashboard):
         check_metric_names(f"panel {title!r}", expr, exported)
+        if group_only(expr) != group_mode:
+            if not group_mode:
+                assert not prometheus.query(substitute(expr)), f"{expr} is not group mode's"
+            continue
         wanted = set(re.findall(r"\{\{\s*(\w+)\s*\}\}", legend))
         for exchange, conn in ((".*", ".*"), ("okx", "okx-public")):
             result = prometheus.query(substitute(expr, exchange, conn))
@@ -277,8 +323,10 @@ def check_dashboard(prometheus: PrometheusServer, exported: set[str]) -> int:
 
 
 def check_alert_rules(
-    prometheus: PrometheusServer, rule_files: list[Path], exported: set[str]
-) -> None:
+    prometheus: PrometheusServer, rule_files: list[Path], exported: set[str], *, group_mode: bool
+) -> int:
+    """As check_dashboard, for the alert expressions; returns how many were run."""
+    count = 0
     for file in rule_files:
         groups = yaml.safe_load(file.read_text())["groups"]
         for rule in (r for g in groups for r in g["rules"]):
@@ -286,6 +334,14 @@ def check_alert_rules(
             check_metric_names(where, rule["expr"], exported)
             prometheus.query(rule["expr"])  # valid and evaluates; empty while healthy
             value = value_expression(rule["expr"])
+            if group_only(rule["expr"]) != group_mode:
+                if not group_mode:
+                    assert not prometheus.query(value), f"{where} is not group mode's"
+                continue
+            count += 1
+            # a target label may be dropped only when it tells the pods apart
+            dropped = aggregated_away(rule["expr"]) & set(TARGET_LABELS)
+            assert dropped <= PER_POD_LABELS, f"{where} aggregates away {dropped}"
             result = prometheus.query(value)
             assert result, f"{where}: no series for {value}"
             text = " ".join(rule["annotations"].values())
@@ -294,7 +350,10 @@ def check_alert_rules(
                 missing = wanted - set(series["metric"])
                 assert not missing, f"{where}: {series['metric']} lacks {missing}"
                 for label, value_ in TARGET_LABELS.items():
-                    assert series["metric"].get(label) == value_, f"{where} drops {label}"
+                    if label not in dropped:
+                        assert series["metric"].get(label) == value_, f"{where} drops {label}"
+                    else:
+                        assert label not in series["metric"], f"{where} keeps {label}"
 
     rules = [r for g in prometheus.api("rules")["groups"] for r in g["rules"]]
     assert len(rules) == sum(
@@ -302,12 +361,18 @@ def check_alert_rules(
     )
     bad = [(r["name"], r.get("lastError")) for r in rules if r["health"] != "ok"]
     assert not bad, bad
-    # The dead letter above fires BridgeDeadLetters for real; nothing that means "broken" fires.
     alerts = prometheus.api("alerts")["alerts"]
     firing = {(a["labels"]["alertname"], a["state"]) for a in alerts}
-    assert ("BridgeDeadLetters", "firing") in firing
     broken = {"BridgeConnectionDown", "BridgeNotReady", "BridgeDeliveryLagHigh"}
+    broken |= {"BridgeConnectionHeldTwice", "BridgeClusterConnectionsUnheld"}
+    broken |= {"BridgeClusterRebalanceStorm", "BridgeClusterHolderLost"}
+    broken |= {"BridgeClusterReleaseClosed"}
+    # Nothing that means "broken" fires or is pending; in static mode the dead letter fires
+    # BridgeDeadLetters for real.
     assert not {name for name, _ in firing} & broken, firing
+    if not group_mode:
+        assert ("BridgeDeadLetters", "firing") in firing
+    return count
 
 
 def check_healthcheck(port: int) -> None:
@@ -322,6 +387,63 @@ def check_healthcheck(port: int) -> None:
         [sys.executable, *command[1:]], env=env, timeout=20, check=False, capture_output=True
     )
     assert bad.returncode != 0
+
+
+def test_prometheus_scrapes_group_mode_queries(
+    deploy_kafka: SandboxKafka, simulator: ThreadedSimulator, tmp_path: Path
+) -> None:
+    """The dashboard's and the alerts' queries on group mode's series, against a bridge in
+    group mode (alone in its group: it is the leader and holds both connections)."""
+    tool("prometheus")
+    sim = simulator.sim
+    config = base_config(
+        deploy_kafka,
+        [
+            connection(name, sim.url(PUBLIC_PATH), {"channel": "tickers", "instId": "BTC-USDT"})
+            for name in ("okx-public", "okx-tickers")
+        ],
+    )
+    config["cluster"] = {"mode": "group", "group_id": f"deploy-{uuid.uuid4().hex[:8]}"}
+    rule_files = alert_rule_files(tmp_path)
+    bridge = BridgeProcess(config, tmp_path, "group-bridge")
+    prometheus: PrometheusServer | None = None
+    try:
+        bridge.wait_ready()
+        prometheus = PrometheusServer(
+            tmp_path, [f"127.0.0.1:{bridge.port}"], TARGET_LABELS, rule_files
+        )
+        exported = exported_names(bridge.metrics())
+        held = samples(bridge.metrics(), "bridge_cluster_connections")
+        assert ({"group": config["cluster"]["group_id"], "state": "held"}, 2.0) in held
+
+        def scraped_enough() -> bool:
+            assert prometheus is not None
+            found = prometheus.query("count_over_time(bridge_cluster_rebalances_total[1m])")
+            return bool(found) and all(float(r["value"][1]) >= 5 for r in found)
+
+        wait_for("five scrapes of the group's series", scraped_enough, 40, interval=0.5)
+        assert (
+            check_dashboard(prometheus, exported, {"okx-public", "okx-tickers"}, group_mode=True)
+            >= 8
+        )
+        # the group alerts, from the plain file and the chart's rules
+        assert check_alert_rules(prometheus, rule_files, exported, group_mode=True) == 4 * len(
+            rule_files
+        )
+        unheld = value_expression(
+            next(
+                r["expr"]
+                for g in yaml.safe_load((MONITORING / "alerts.yaml").read_text())["groups"]
+                for r in g["rules"]
+                if r["alert"] == "BridgeClusterConnectionsUnheld"
+            )
+        )
+        (result,) = prometheus.query(unheld)
+        assert float(result["value"][1]) == 0  # both connections held, once
+    finally:
+        if prometheus is not None:
+            prometheus.stop()
+        bridge.stop()
 
 
 # -- shard processes --------------------------------------------------------------------------
