@@ -8,7 +8,7 @@ goes to the dead-letter topic. :class:`Pong` and :class:`Heartbeat` are only cou
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Hashable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -51,9 +51,10 @@ class Push(Event):
     """Fields of that payload record, already typed for Avro (timestamps as int ms, …)."""
     event_time_ms: int | None = None
     """The exchange's own time for the element, when it has one."""
-    identity: str | None = None
+    identity: Hashable | None = None
     """Content identity: two pushes with the same destination and identity are the same data
-    (used to drop the copies seen when two connections overlap during a handover)."""
+    (used to drop the copies seen when two connections overlap during a handover, or that a
+    new subscription repeats). Any hashable value: the session keeps only its hash."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

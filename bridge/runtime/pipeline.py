@@ -13,6 +13,7 @@ import dataclasses
 import hashlib
 import logging
 from collections import deque
+from collections.abc import Hashable
 from dataclasses import dataclass
 from typing import Any
 
@@ -53,7 +54,7 @@ class RecentPushes:
         self._seen: set[int] = set()
         self._size = size
 
-    def first_time(self, destination: Destination, identity: str) -> bool:
+    def first_time(self, destination: Destination, identity: Hashable) -> bool:
         digest = hash((destination.topic, destination.key, identity))
         if digest in self._seen:
             return False

@@ -102,6 +102,9 @@ class BookElement:
     seq_id: int | None
 
 
+BookIdentity = tuple[str, str | None, int | None, int, int | None]
+"""("book", action, prevSeqId, seqId, ts): see :func:`book_identity`."""
+
 _KNOWN: Final = frozenset({"instId", "asks", "bids", "ts", "checksum", "prevSeqId", "seqId"})
 
 
@@ -129,7 +132,7 @@ def book_element(action: str | None, element: Any) -> BookElement:
     return BookElement(payload, ask_levels, bid_levels, checksum, prev_seq_id, seq_id)
 
 
-def book_identity(action: str | None, element: BookElement) -> str | None:
+def book_identity(action: str | None, element: BookElement) -> BookIdentity | None:
     """The identity of a book push with a seqId (see :attr:`Push.identity`), None without.
 
     OKX: "The set of sequence ID received by users is the same if users are connecting to the
@@ -137,10 +140,9 @@ def book_identity(action: str | None, element: BookElement) -> str | None:
     message a seqId names is the same message on every connection. With the action, the
     previous seqId and the time, a keepalive (same seqIds again) stays a push of its own. Far
     cheaper than hashing the content, which books are the largest of."""
-    payload = element.payload
     if element.seq_id is None:
         return None
-    return f"book\n{action}\n{element.prev_seq_id}\n{element.seq_id}\n{payload['ts']}"
+    return ("book", action, element.prev_seq_id, element.seq_id, element.payload["ts"])
 
 
 def _levels(name: str, rows: Any) -> tuple[list[dict[str, Any]], list[Level]]:

@@ -9,7 +9,6 @@ which also checks them. Every other channel is carried as the element's exact JS
 
 from __future__ import annotations
 
-import hashlib
 import json
 from collections.abc import Mapping
 from typing import Any
@@ -118,18 +117,26 @@ def event_time(element: Any) -> int | None:
 _CANONICAL = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, sort_keys=True).encode
 
 
-def identity(action: str | None, element: Any, exact: wire.Element | None = None) -> str:
-    """Content identity of one pushed element (see :attr:`Push.identity`).
+def identity(action: str | None, element: Any, exact: wire.Element | None = None) -> int:
+    """Content identity of one pushed element (see :attr:`Push.identity`): a 64-bit hash,
+    valid within this process (the copy window lives in the session, never leaves it).
 
-    Keys sorted: two server builds (old and new connection during a handover) may order keys
-    differently. (A number and a string of the same text count as the same content here: the
-    C encoder writes a :class:`wire.Number` as a string. No channel sends one where the other
-    was.) An element with a key twice has no one sorted form: its exact text is its content.
-    Hashed: the session keeps identities in a window, so keep them short."""
+    Copies arise where two connections overlap (a 64008 handover, a group-mode handover) and
+    where a new subscription pushes the current state again (after a reconnect or a resync).
+    The original of such a copy can be any recent push of a steady stream, so every push needs
+    an identity, and it is computed without encoding the element: an object of scalar values
+    (most elements of most channels) is hashed as the set of its (key, value) pairs, which
+    ignores key order as a handover between two server builds needs. An element holding an
+    object or an array is hashed as its canonical text (keys sorted). A number and a string
+    of the same text count as the same content either way (a :class:`wire.Number` is a
+    ``str``); no channel sends one where the other was. An element with a key twice has no one
+    set of pairs nor one sorted form: its exact text is its content."""
+    action = action or ""
     if exact is not None and exact.duplicate_key is not None:
-        content = exact.text
-    else:
-        content = _CANONICAL(element)
-    text = f"{action or ''}\n{content}"
-    # surrogatepass: a lone surrogate from a JSON escape still has an identity
-    return hashlib.blake2b(text.encode("utf-8", "surrogatepass"), digest_size=16).hexdigest()
+        return hash((action, "text", exact.text))
+    if type(element) is dict:
+        try:
+            return hash((action, frozenset(element.items())))
+        except TypeError:  # a value is an object or an array: not hashable as it is
+            pass
+    return hash((action, "json", _CANONICAL(element)))

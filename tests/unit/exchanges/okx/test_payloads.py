@@ -64,7 +64,7 @@ def test_status_push() -> None:
     assert push.payload["preOpenBegin"] is None
     assert push.event_time_ms == 1672826038470
     assert push.exchange_conn_id is None
-    assert isinstance(push.identity, str) and push.identity
+    assert push.identity is not None
 
 
 def test_economic_calendar_push() -> None:
@@ -324,6 +324,41 @@ def test_identity_is_content_based() -> None:
     ticker["data"][0]["last"] = "1"
     t2 = first_push(connected(TICKERS).receive(json.dumps(ticker)))
     assert t1.identity != t2.identity
+
+
+def test_identity_ignores_key_order_and_nothing_else_on_every_kind_of_element() -> None:
+    """Flat elements (hashed as their pairs), nested ones (hashed as their sorted text) and
+    elements of a channel carried as text: the same content in another key order is the same
+    push, any other value or action is another."""
+    generic = {"channel": "sprd-tickers", "instId": "X"}
+    flat = {"instId": "BTC-USDT", "last": "1", "ts": "1700000000000", "flag": True, "n": None}
+    nested = {**flat, "levels": [["1", "2"]], "inner": {"a": "1", "b": 2}}
+
+    def identity(arg: dict[str, str], element: dict[str, Any], action: str | None = None) -> Any:
+        frame: dict[str, Any] = {"arg": arg, "data": [element]}
+        if action is not None:
+            frame["action"] = action
+        return first_push(connected(arg).receive(json.dumps(frame))).identity
+
+    for arg in (TICKERS, generic):
+        for element in (flat, nested):
+            reordered = dict(reversed(list(element.items())))
+            assert identity(arg, element) == identity(arg, reordered)
+            assert identity(arg, element) != identity(arg, element, "snapshot")
+            for key, value in (("last", "2"), ("flag", False), ("n", "null"), ("extra", "1")):
+                assert identity(arg, element) != identity(arg, {**element, key: value}), key
+    assert identity(generic, nested) != identity(generic, {**nested, "inner": {"a": "1"}})
+    assert identity(generic, nested) != identity(generic, {**nested, "levels": [["1", "3"]]})
+    # a number and a string of the same text: the same content (no channel sends both)
+    assert identity(generic, {"a": 1}) == identity(generic, {"a": "1"})
+
+    # an element with a key twice is identified by its exact text
+    twice = '{"arg":{"channel":"sprd-tickers","instId":"X"},"data":[{"a":"1","a":"2"}]}'
+    other = '{"arg":{"channel":"sprd-tickers","instId":"X"},"data":[{"a":"2","a":"1"}]}'
+    a = first_push(connected(generic).receive(twice))
+    b = first_push(connected(generic).receive(twice))
+    c = first_push(connected(generic).receive(other))
+    assert a.identity == b.identity != c.identity
 
 
 def test_a_book_without_seq_ids_is_identified_by_its_content() -> None:
