@@ -85,12 +85,20 @@ class ValueEncoder(Protocol):
 
     def encode(self, topic: str, schema: Schema, value: Mapping[str, Any]) -> bytes: ...
 
+    def prefix(self, topic: str, schema: Schema) -> bytes:
+        """The bytes before the Avro body of every value of ``topic`` written with ``schema``
+        (the same for every value: the codec keeps them)."""
+        ...
+
 
 class SingleObjectEncoder:
     """Avro single-object encoding: no registry needed, the fingerprint names the schema."""
 
     def encode(self, topic: str, schema: Schema, value: Mapping[str, Any]) -> bytes:
         return encode_single_object(schema, value)
+
+    def prefix(self, topic: str, schema: Schema) -> bytes:
+        return SINGLE_OBJECT_MAGIC + schema.fingerprint
 
 
 class ConfluentEncoder:
@@ -103,10 +111,16 @@ class ConfluentEncoder:
         self.ids: dict[tuple[str, bytes], int] = {}
 
     def encode(self, topic: str, schema: Schema, value: Mapping[str, Any]) -> bytes:
+        return encode_confluent(self._id(topic, schema), schema, value)
+
+    def prefix(self, topic: str, schema: Schema) -> bytes:
+        return CONFLUENT_MAGIC + self._id(topic, schema).to_bytes(4, "big")
+
+    def _id(self, topic: str, schema: Schema) -> int:
         schema_id = self.ids.get((topic, schema.fingerprint))
         if schema_id is None:
             raise SchemaError(
                 f"{topic}: no registry id for {schema.id}.v{schema.version} "
                 "(only the topics known at start are registered)"
             )
-        return encode_confluent(schema_id, schema, value)
+        return schema_id

@@ -15,6 +15,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from bridge.avro.envelope import EnvelopeWriter
 from bridge.avro.formats import SingleObjectEncoder, ValueEncoder
 from bridge.avro.store import Schema, SchemaStore
 from bridge.exchanges.events import (
@@ -71,6 +72,9 @@ class Codec:
         self.encoder: ValueEncoder = encoder or SingleObjectEncoder()
         self._raw = self.store.latest(RAW_SCHEMA)
         self._deadletter = self.store.latest(DEADLETTER_SCHEMA)
+        # The parts of the envelope that do not change per destination and connection,
+        # encoded once (bridge/avro/envelope.py); the same bytes as encoding it whole.
+        self._envelope = EnvelopeWriter(self.encoder.prefix)
 
     # -- envelopes -----------------------------------------------------------------------------
 
@@ -87,23 +91,45 @@ class Codec:
     ) -> OutRecord:
         check_topic(destination.topic)
         schema = self.store.latest(destination.schema)
-        value = {
-            "exchange": conn.exchange,
-            "channel": destination.channel,
-            "arg": dict(destination.arg),
-            "receive_time": frame.received_us,
-            "event_time": event_time_ms,
-            "connection": conn.connection,
-            "connection_id": conn.connection_id,
-            "exchange_connection_id": exchange_conn_id,
-            "sequence": frame.sequence,
-            "bridge_instance": conn.bridge_instance,
-            "payload": (payload_type, payload),
-        }
+        try:
+            data = self._envelope.channel(
+                destination.topic,
+                schema,
+                conn.exchange,
+                destination.channel,
+                destination.arg,
+                conn,
+                conn.connection,
+                conn.connection_id,
+                conn.bridge_instance,
+                frame.received_us,
+                event_time_ms,
+                exchange_conn_id,
+                frame.sequence,
+                payload_type,
+                payload,
+            )
+        except Exception:  # noqa: BLE001 - encoded whole below: fastavro's error is raised there
+            data = None
+        if data is None:
+            value = {
+                "exchange": conn.exchange,
+                "channel": destination.channel,
+                "arg": dict(destination.arg),
+                "receive_time": frame.received_us,
+                "event_time": event_time_ms,
+                "connection": conn.connection,
+                "connection_id": conn.connection_id,
+                "exchange_connection_id": exchange_conn_id,
+                "sequence": frame.sequence,
+                "bridge_instance": conn.bridge_instance,
+                "payload": (payload_type, payload),
+            }
+            data = self.encoder.encode(destination.topic, schema, value)
         return OutRecord(
             destination.topic,
             destination.key.encode(),
-            self.encoder.encode(destination.topic, schema, value),
+            data,
             self._headers(schema, conn),
         )
 
@@ -272,14 +298,25 @@ class Codec:
     # -- raw and dead letters --------------------------------------------------------------------
 
     def raw_record(self, conn: ConnectionInfo, frame: Frame) -> OutRecord:
-        value = self._frame_fields(conn, frame)
         topic = raw_topic(conn.topic_group)
-        return OutRecord(
-            topic,
-            conn.connection.encode(),
-            self.encoder.encode(topic, self._raw, value),
-            self._headers(self._raw, conn),
-        )
+        try:
+            data = self._envelope.raw(
+                topic,
+                self._raw,
+                conn,
+                conn.exchange,
+                conn.connection,
+                conn.connection_id,
+                conn.bridge_instance,
+                frame.received_us,
+                frame.sequence,
+                frame.data,
+            )
+        except Exception:  # noqa: BLE001 - encoded whole below: fastavro's error is raised there
+            data = None
+        if data is None:
+            data = self.encoder.encode(topic, self._raw, self._frame_fields(conn, frame))
+        return OutRecord(topic, conn.connection.encode(), data, self._headers(self._raw, conn))
 
     def deadletter_record(
         self, conn: ConnectionInfo, frame: Frame, stage: str, error: str
