@@ -23,7 +23,7 @@ def run(args: argparse.Namespace) -> int:
     if args.check:
         print(settings.model_dump_json(indent=2))
         return EXIT_OK
-    return asyncio.run(serve(Bridge(settings)))
+    return asyncio.run(serve(Bridge(settings, gc_tuning=True)))
 
 
 async def serve(bridge: Bridge) -> int:
