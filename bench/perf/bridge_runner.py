@@ -1,7 +1,8 @@
 """The measured process: one ``Bridge`` as ``bridge run`` builds it, plus instrumentation.
 
 ``python -m bench.perf.bridge_runner CONFIG_JSON`` (``{"settings": ..., "bench": ...}``)
-runs ``Bridge(settings).run(stop)`` in this process, alone (the load generator and the broker
+runs ``Bridge(settings, gc_tuning=True).run(stop)`` in this process (the collector's
+defaults with ``"bench": {"gc_tuning": false}``), alone (the load generator and the broker
 are other processes), so that ``time.process_time()`` here is the bridge's CPU: its event
 loop, the WebSocket reads, the adapters, the codec, the publisher and aiokafka, one thread.
 
@@ -111,18 +112,12 @@ def _emit(message: dict[str, Any]) -> None:
     sys.stdout.flush()
 
 
-async def _run(settings: Settings, tune_gc: bool, publisher: str) -> None:
-    publisher_class = Publisher
-    if publisher != "bridge":
-        from bench.perf.batching_publisher import BatchingPublisher
-        from bridge.runtime import app
-
-        publisher_class = {"batching": BatchingPublisher}[publisher]
-        app.Publisher = publisher_class  # type: ignore[misc]
+async def _run(settings: Settings, gc_tuning: bool) -> None:
+    """``gc_tuning``: as ``bridge run`` (True), or the interpreter's collector defaults."""
     probe = _Probe()
-    probe.install(publisher_class)
+    probe.install(Publisher)
     gc_watch = _GcWatch()
-    bridge = Bridge(settings)
+    bridge = Bridge(settings, gc_tuning=gc_tuning)
     stop = asyncio.Event()
     task = asyncio.create_task(bridge.run(stop))
     deadline = time.monotonic() + 60
@@ -135,13 +130,6 @@ async def _run(settings: Settings, tune_gc: bool, publisher: str) -> None:
         await asyncio.sleep(0.05)
     while bridge.publisher.buffered_records:  # acks, markers and schemas of the start
         await asyncio.sleep(0.01)
-    if tune_gc:
-        # The experiment recommended in docs/PERFORMANCE.md: what start-up made is never
-        # garbage, so move it out of the collector's sight, and collect the young generation
-        # less often (most per-frame objects die young without it).
-        gc.collect()
-        gc.freeze()
-        gc.set_threshold(20_000, 50, 100)
     _emit({"event": "ready", "memory": memory()})
 
     mark: dict[str, Any] = {}
@@ -226,15 +214,14 @@ def main() -> None:
     # {"settings": the bridge's settings, "bench": this runner's own switches}
     config = json.loads(sys.argv[1])
     switches = config.get("bench", {})
-    tune_gc = switches.get("tune_gc", False)
-    publisher = switches.get("publisher", "bridge")
+    gc_tuning = switches.get("gc_tuning", True)
     if switches.get("uvloop", False):
         import uvloop
 
         uvloop.install()
     logging.basicConfig(level=logging.WARNING, stream=sys.stderr)
     settings = Settings.from_mapping(config["settings"])
-    asyncio.run(_run(settings, tune_gc, publisher))
+    asyncio.run(_run(settings, gc_tuning))
 
 
 if __name__ == "__main__":

@@ -46,19 +46,6 @@ def plot(report: dict[str, Any], out: Path) -> None:
             fillstyle="none",
             label="p99, 5k repeated",
         )
-    experiment = sorted(
-        (r for r in report["summary"]["latency"] if r["scenario"].endswith("publisher-experiment")),
-        key=lambda r: r["asked"],
-    )
-    if experiment:
-        ax.plot(
-            [r["asked"] for r in experiment],
-            [r["latency_ms"]["p99"] for r in experiment],
-            "k--",
-            marker="^",
-            fillstyle="none",
-            label="p99, batching publisher (experiment)",
-        )
     # Past the throughput the bridge sustains, frames queue: the latency is the queue's.
     ceiling = next(
         (t["bridge_fps"] for t in report["summary"]["throughput"] if t["stream"] == "okx-books"),

@@ -17,10 +17,10 @@ from pathlib import Path
 STAGES = (
     ("parse (adapter)", ("bridge/exchanges/",)),
     ("encode (codec)", ("bridge/avro/",)),
-    ("produce (publisher + aiokafka)", ("bridge/publisher.py", "aiokafka/")),
-    ("pipeline (dispatch, dedup, metrics)", ("bridge/pipeline.py",)),
+    ("produce (publisher + aiokafka)", ("bridge/runtime/publisher.py", "aiokafka/")),
+    ("pipeline (dispatch, dedup, metrics)", ("bridge/runtime/pipeline.py",)),
     ("read (websockets)", ("websockets/",)),
-    ("session loop", ("bridge/session.py",)),
+    ("session loop", ("bridge/runtime/session.py",)),
 )
 
 

@@ -10,9 +10,11 @@ Processes (each its own, so each one's CPU is its own):
   (:mod:`bench.perf.clients`), or cryptofeed (:mod:`bench.perf.cryptofeed_client`; the set
   side by side with the bridge is :mod:`bench.perf.side_by_side`);
 * Kafka's ProducerPerformance from the broker's jars (the broker ceiling);
-* the per-stage CPU breakdown (:mod:`bench.perf.stages`) and the producer experiment
-  (:mod:`bench.perf.producer_experiment`; the bridge with an experimental batching publisher,
-  :mod:`bench.perf.batching_publisher`, runs as scenarios ``...-publisher-experiment``).
+* the per-stage CPU breakdown (:mod:`bench.perf.stages`).
+
+The bridge runs as ``bridge run`` runs it, garbage-collector tuning included
+(:func:`bridge.runtime.app.tune_gc`); the ``gc`` set runs it with the interpreter's defaults
+too, side by side.
 
 After each bridge or cryptofeed scenario the harness reads every topic's end offset from Kafka
 and checks it against what the client says it delivered, and checks that the client read every
@@ -53,12 +55,11 @@ SETS = {
     "bridge": "the bridge as fast as it reads, per stream and variant",
     "confluent": "the bridge with a schema registry (Apicurio)",
     "latency": "the bridge at fixed offered rates (okx-books)",
-    "experiment": "the bridge with the batching publisher experiment",
+    "gc": "the bridge with the interpreter's garbage-collector defaults, and as it runs",
     "memory": "the bridge with 1, 100 and 1,000 subscriptions",
     "cryptofeed": "the bridge and cryptofeed 2.4.1 side by side, okx-books over wss",
     "broker": "Kafka ProducerPerformance ceilings",
     "stages": "per-stage CPU breakdown",
-    "producer": "producer experiment (send vs send_batch)",
 }
 """Scenario sets, in the order they run; ``--only`` picks some."""
 
@@ -191,8 +192,7 @@ class Harness:
         connections: int = 1,
         per_connection: int = 1,
         uvloop: bool = False,
-        tune_gc: bool = False,
-        publisher: str = "bridge",
+        gc_tuning: bool = True,
         tls: bool = False,
         producer: dict[str, Any] | None = None,
         frames: int = 0,
@@ -247,7 +247,7 @@ class Harness:
             if registry_url:
                 settings["schema_registry"] = {"url": registry_url}
             run.settings = settings
-            switches = {"uvloop": uvloop, "tune_gc": tune_gc, "publisher": publisher}
+            switches = {"uvloop": uvloop, "gc_tuning": gc_tuning}
             config = {"settings": settings, "bench": switches}
             argv = self._profiled(scenario, python("bench.perf.bridge_runner", json.dumps(config)))
             measured = Child(scenario, argv, self.work)
@@ -554,26 +554,20 @@ async def main_async(args: argparse.Namespace) -> dict[str, Any]:
                         "bridge-5k-okx-books-noraw", "bridge", "okx-books", rate=rate, raw=False
                     )
 
-        if "experiment" in only:
-            say(
-                "experiment: the bridge with a batching publisher "
-                "(bench/perf/batching_publisher.py)"
-            )
-            experiment = "batching"
-            await h.run(
-                "bridge-max-okx-books-publisher-experiment",
-                "bridge",
-                "okx-books",
-                publisher=experiment,
-            )
-            for rate in [5000, 10000] if h.quick else [5000, 10000, 15000]:
-                await h.run(
-                    f"bridge-{rate // 1000}k-okx-books-publisher-experiment",
-                    "bridge",
-                    "okx-books",
-                    rate=rate,
-                    publisher=experiment,
-                )
+        if "gc" in only:
+            say("bridge: the garbage collector's defaults against bridge run's tuning, alternated")
+            for repeat in (1, 2):
+                for tuned in (False, True):
+                    name = "tuned" if tuned else "default"
+                    for rate in (0, 5000):
+                        speed = "max" if rate == 0 else f"{rate // 1000}k"
+                        await h.run(
+                            f"bridge-{speed}-okx-books-gc-{name}{repeat}",
+                            "bridge",
+                            "okx-books",
+                            rate=rate,
+                            gc_tuning=tuned,
+                        )
 
         if "memory" in only:
             say("bridge: memory with 1, 100 and 1,000 subscriptions (okx-tickers, 2,000 frames/s)")
@@ -621,12 +615,6 @@ async def main_async(args: argparse.Namespace) -> dict[str, Any]:
             say("per-stage CPU breakdown")
             report["stages"] = await h.stages()
 
-        if "producer" in only:
-            say("producer experiment: Publisher.send vs aiokafka send() vs send_batch()")
-            report["producer_experiment"] = await h.module_json(
-                "bench.perf.producer_experiment", "--frames", "20000" if h.quick else "50000"
-            )
-            say(f"producer experiment: {report['producer_experiment']}")
     finally:
         await h.teardown()
     report["runs"] = [run.__dict__ for run in h.runs]
