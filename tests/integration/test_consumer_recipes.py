@@ -33,7 +33,7 @@ def recipe(name: str) -> dict[str, Any]:
 
 async def ingest(bootstrap: str, prefix: str, **extra: Any) -> None:
     """A bridge on the OKX simulator: status (an ack and the latest status change) and
-    tickers (generic records) written under ``prefix``."""
+    tickers (typed records) written under ``prefix``."""
     async with OkxSimulator(rates={"tickers": 20.0}) as sim:
         connection = {
             "name": "okx-public",
