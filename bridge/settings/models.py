@@ -1,4 +1,7 @@
-"""The configuration's models: every setting, its default (stated once, here) and its checks.
+"""The configuration's top: :class:`Settings` and its small sections (metrics, publisher,
+shutdown, shard, cluster); the ``kafka``/``schema_registry`` sections are in
+:mod:`bridge.settings.kafka`, the ``connections`` list in :mod:`bridge.settings.connections`.
+Every setting's default is stated once, in its model, with its checks.
 
 Build the configuration with :func:`load_settings` (``bridge run --config FILE``) or
 :meth:`Settings.from_mapping` (tests, the demo, the benchmarks). Both go through
@@ -25,41 +28,30 @@ those). Secret values (credentials, anything read with ``${file:…}``) never ap
 from __future__ import annotations
 
 import os
-import re
 import socket
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
-from urllib.parse import urlsplit
 
-from aiokafka.helpers import create_ssl_context
 from pydantic import (
-    BaseModel,
-    ConfigDict,
     Field,
     PrivateAttr,
-    SecretStr,
     field_validator,
     model_validator,
 )
 
-from bridge import exchanges
-from bridge.exchanges.base import Credentials
+from bridge.settings.base import TOPIC_CHARS, SettingsModel, empty_to_none, none_to_empty_section
+from bridge.settings.connections import ConnectionSettings
+from bridge.settings.kafka import KafkaSettings, SchemaRegistrySettings
 from bridge.settings.loader import build, invalid, load
 
 __all__ = [
-    "ConnectionSettings",
     "ClusterSettings",
-    "CredentialsSettings",
-    "KafkaSettings",
     "MetricsSettings",
     "PublisherSettings",
-    "ReconnectSettings",
-    "SchemaRegistrySettings",
     "Settings",
     "ShardSettings",
     "ShutdownSettings",
-    "TlsSettings",
     "load_settings",
 ]
 
@@ -67,198 +59,14 @@ FRAME_RECORD_HEADROOM_BYTES = 32 * 1024
 """What a frame's record adds to the frame: the envelope (metadata), headers and the record
 batch's own header. ``max_frame_bytes`` plus this must fit ``kafka.max_request_size``."""
 
-_CONNECTION_NAME = re.compile(r"[a-z0-9][a-z0-9_.-]*")
-_TOPIC_CHARS = re.compile(r"[A-Za-z0-9._-]*")
 
-
-# --------------------------------------------------------------------------------------------
-# helpers for validators
-
-
-def _empty_to_none(value: Any) -> Any:
-    """``""`` means "not set", so ``${VAR:-}`` can leave an optional setting unset."""
-    return None if value == "" else value
-
-
-def _none_to_empty_section(value: Any) -> Any:
-    """A YAML section with every key commented out (``kafka:``) is None: use the defaults."""
-    return {} if value is None else value
-
-
-class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-
-# --------------------------------------------------------------------------------------------
-# the models
-
-
-class KafkaSettings(_Model):
-    bootstrap_servers: str = "localhost:9092"
-    """``host:port[,host:port…]``; a YAML list of ``host:port`` is accepted too."""
-    topic_prefix: str = ""
-    """Prepended to every topic name."""
-    client_id: str = Field(default="exchange-bridge", min_length=1)
-    linger_ms: int = Field(default=5, ge=0)
-    max_batch_size: int = Field(default=1_048_576, ge=1)
-    request_timeout_ms: int = Field(default=30_000, ge=1)
-    max_request_size: int = Field(default=1_048_576, ge=64 * 1024)
-    """The largest record the bridge sends (the producer's max_request_size). Kafka's own
-    limits must take it: the broker's ``message.max.bytes`` (default 1,048,588) or the topics'
-    ``max.message.bytes``. A record Kafka refuses anyway is given up and its frame
-    dead-lettered."""
-    compression_type: Literal["gzip"] | None = None
-    """None or ``gzip`` (other codecs need packages the bridge does not install)."""
-    security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = "PLAINTEXT"
-    sasl_mechanism: Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"] | None = None
-    """Required with SASL_PLAINTEXT and SASL_SSL."""
-    sasl_username: str | None = None
-    sasl_password: SecretStr | None = None
-    """A secret: give it as ``${file:/run/secrets/kafka_password}`` or ``${KAFKA_PASSWORD}``."""
-    ssl_ca_file: Path | None = None
-    """PEM bundle to trust for SSL and SASL_SSL (None: the system's trust store)."""
-
-    @field_validator("bootstrap_servers", mode="before")
-    @classmethod
-    def _join_servers(cls, value: Any) -> Any:
-        if isinstance(value, list) and all(isinstance(v, str) for v in value):
-            return ",".join(value)
-        return value
-
-    @field_validator("bootstrap_servers")
-    @classmethod
-    def _check_servers(cls, value: str) -> str:
-        servers = [s.strip() for s in value.split(",")]
-        if not all(servers) or any(" " in s for s in servers):
-            raise ValueError("must be host:port[,host:port...]")
-        return ",".join(servers)
-
-    @field_validator("topic_prefix")
-    @classmethod
-    def _check_prefix(cls, value: str) -> str:
-        if not _TOPIC_CHARS.fullmatch(value) or len(value) > 200:
-            raise ValueError("may only contain letters, digits, '.', '_' and '-'")
-        return value
-
-    @field_validator(
-        "compression_type",
-        "sasl_mechanism",
-        "sasl_username",
-        "sasl_password",
-        "ssl_ca_file",
-        mode="before",
-    )
-    @classmethod
-    def _compression_none(cls, value: Any) -> Any:
-        return _empty_to_none(value)
-
-    @field_validator("ssl_ca_file")
-    @classmethod
-    def _expand_ca_home(cls, value: Path | None) -> Path | None:
-        return None if value is None else value.expanduser()
-
-    def client_options(self) -> dict[str, Any]:
-        """aiokafka options for the security protocol, shared by every Kafka client the bridge
-        makes (producer, admin, consumers of tail and rebuild)."""
-        options: dict[str, Any] = {"security_protocol": self.security_protocol}
-        if self.security_protocol in ("SSL", "SASL_SSL"):
-            cafile = str(self.ssl_ca_file) if self.ssl_ca_file else None
-            options["ssl_context"] = create_ssl_context(cafile=cafile)
-        if self.security_protocol.startswith("SASL_"):
-            assert self.sasl_password is not None  # _sasl_complete guarantees it
-            options.update(
-                sasl_mechanism=self.sasl_mechanism,
-                sasl_plain_username=self.sasl_username,
-                sasl_plain_password=self.sasl_password.get_secret_value(),
-            )
-        return options
-
-    @model_validator(mode="after")
-    def _sasl_complete(self) -> KafkaSettings:
-        if self.security_protocol.startswith("SASL_"):
-            for name in ("sasl_mechanism", "sasl_username", "sasl_password"):
-                if getattr(self, name) is None:
-                    raise invalid(
-                        f"is required with security_protocol {self.security_protocol}", name
-                    )
-        return self
-
-
-class SchemaRegistrySettings(_Model):
-    """A Confluent-compatible schema registry (Confluent, Apicurio ``ccompat``, Karapace…).
-
-    With ``url`` set the bridge registers (or looks up) each topic's value schema at start and
-    writes the Confluent wire format; without it, single-object encoding and every schema it
-    writes published to ``schemas_topic``. See docs/SCHEMAS.md."""
-
-    url: str | None = None
-    """None: Avro single-object encoding, no registry."""
-    subject_name_strategy: Literal["topic", "record", "topic_record"] = "topic"
-    """Subject of a topic's value schema: ``topic`` ``<topic>-value`` (TopicNameStrategy, what
-    Kafka Connect, ksqlDB and Flink expect), ``record`` the record's full name
-    (RecordNameStrategy), ``topic_record`` ``<topic>-<full name>`` (TopicRecordNameStrategy)."""
-    username: SecretStr | None = None
-    """Basic auth user (on Confluent Cloud the API key, hence a secret too)."""
-    password: SecretStr | None = None
-    ca_file: Path | None = None
-    """PEM bundle to trust for an ``https://`` registry with a private CA."""
-    check_compatibility: bool = True
-    """Refuse to start when a schema cannot read the subject's latest registered version.
-    False skips the check (the registry's own compatibility rule still applies)."""
-    auto_register: bool = True
-    """Register schemas the subject does not have yet; False only looks them up (for
-    pipelines that pre-register with ``bridge schemas register``)."""
-    request_timeout_seconds: float = Field(default=10.0, gt=0)
-    schemas_topic: str = "bridge.schemas"
-    """Without a registry: the compacted topic (before the prefix) where the bridge publishes
-    every schema it writes, keyed by fingerprint."""
-
-    @field_validator("url", "ca_file", "username", "password", mode="before")
-    @classmethod
-    def _empty_none(cls, value: Any) -> Any:
-        return _empty_to_none(value)
-
-    @field_validator("url")
-    @classmethod
-    def _check_url(cls, value: str | None) -> str | None:
-        if value is not None:
-            parts = urlsplit(value)
-            if parts.scheme not in ("http", "https") or not parts.netloc:
-                raise ValueError("must start with http:// or https:// and name a host")
-            if parts.username is not None or parts.password is not None:
-                # A URL is logged and shown; credentials in it would leak (and invalid() keeps
-                # the value out of the error message).
-                raise invalid("must not contain credentials: use username and password")
-        return value
-
-    @field_validator("ca_file")
-    @classmethod
-    def _expand_home(cls, value: Path | None) -> Path | None:
-        return None if value is None else value.expanduser()
-
-    @field_validator("schemas_topic")
-    @classmethod
-    def _check_topic(cls, value: str) -> str:
-        if not value or not _TOPIC_CHARS.fullmatch(value) or len(value) > 249:
-            raise ValueError(
-                "must be a Kafka topic name: 1 to 249 letters, digits, '.', '_' or '-'"
-            )
-        return value
-
-    @model_validator(mode="after")
-    def _password_needs_user(self) -> SchemaRegistrySettings:
-        if (self.username is None) != (self.password is None):
-            raise invalid("username and password go together", "password")
-        return self
-
-
-class MetricsSettings(_Model):
+class MetricsSettings(SettingsModel):
     host: str = Field(default="0.0.0.0", min_length=1)
     port: int = Field(default=9464, ge=0, le=65535)
     """Serves ``/metrics``, ``/healthz`` and ``/readyz``; 0 picks a free port."""
 
 
-class PublisherSettings(_Model):
+class PublisherSettings(SettingsModel):
     buffer_max_records: int = Field(default=100_000, ge=1)
     """Records enqueued but not yet acknowledged by Kafka."""
     buffer_max_bytes: int = Field(default=67_108_864, ge=1)
@@ -274,18 +82,18 @@ class PublisherSettings(_Model):
     @field_validator("deadletter_topic")
     @classmethod
     def _check_topic(cls, value: str) -> str:
-        if not value or not _TOPIC_CHARS.fullmatch(value) or len(value) > 249:
+        if not value or not TOPIC_CHARS.fullmatch(value) or len(value) > 249:
             raise ValueError(
                 "must be a Kafka topic name: 1 to 249 letters, digits, '.', '_' or '-'"
             )
         return value
 
 
-class ShutdownSettings(_Model):
+class ShutdownSettings(SettingsModel):
     flush_timeout_seconds: float = Field(default=10.0, ge=0)
 
 
-class ShardSettings(_Model):
+class ShardSettings(SettingsModel):
     index: int = Field(default=0, ge=0)
     count: int = Field(default=1, ge=1)
 
@@ -298,7 +106,7 @@ class ShardSettings(_Model):
         return self
 
 
-class ClusterSettings(_Model):
+class ClusterSettings(SettingsModel):
     """How bridge instances share the connections (docs/OPERATIONS.md, "Scaling out").
 
     ``static``: each instance holds the share ``shard.index`` of ``shard.count`` gives it.
@@ -330,175 +138,7 @@ class ClusterSettings(_Model):
         return self
 
 
-class CredentialsSettings(_Model):
-    """All optional. Values are :class:`~pydantic.SecretStr`; use ``.get_secret_value()``."""
-
-    api_key: SecretStr | None = None
-    secret_key: SecretStr | None = None
-    passphrase: SecretStr | None = None
-    token: SecretStr | None = None
-    """Kraken private channels."""
-
-    @field_validator("api_key", "secret_key", "passphrase", "token", mode="before")
-    @classmethod
-    def _strings_only(cls, value: Any) -> Any:
-        if value is None or isinstance(value, SecretStr):
-            return value
-        if not isinstance(value, str):
-            # YAML turns 0123 into 83 and 1e5 into a float: never guess, ask for quotes.
-            raise ValueError("must be a string (quote the value in YAML)")
-        return _empty_to_none(value)
-
-    def is_empty(self) -> bool:
-        return all(
-            getattr(self, name) is None for name in ("api_key", "secret_key", "passphrase", "token")
-        )
-
-
-class ReconnectSettings(_Model):
-    initial_seconds: float = Field(default=1.0, gt=0)
-    max_seconds: float = Field(default=60.0, gt=0)
-    healthy_after_seconds: float = Field(default=30.0, ge=0)
-    """A connection that lived this long resets the backoff."""
-
-    @model_validator(mode="after")
-    def _max_not_below_initial(self) -> ReconnectSettings:
-        if self.max_seconds < self.initial_seconds:
-            raise invalid(
-                f"must be at least initial_seconds ({self.initial_seconds:g}); "
-                f"got {self.max_seconds:g}",
-                "max_seconds",
-            )
-        return self
-
-
-class TlsSettings(_Model):
-    ca_file: Path | None = None
-    """PEM bundle to trust (e.g. a simulator's self-signed certificate). Not checked here."""
-    verify: bool = True
-
-    @field_validator("ca_file", mode="before")
-    @classmethod
-    def _ca_none(cls, value: Any) -> Any:
-        return _empty_to_none(value)
-
-    @field_validator("ca_file")
-    @classmethod
-    def _expand_home(cls, value: Path | None) -> Path | None:
-        return None if value is None else value.expanduser()
-
-
-class ConnectionSettings(_Model):
-    name: str
-    """Unique; ``[a-z0-9][a-z0-9_.-]*``, at most 63 characters (used as a metric label)."""
-    exchange: str
-    """``okx``, ``okex_v1`` or ``kraken``: any name :func:`bridge.exchanges.adapter_class` knows."""
-    url: str
-    enabled: bool = True
-    subscriptions: list[dict[str, Any]] = Field(min_length=1)
-    """Passed to the adapter as they are; each is checked by its ``validate_subscription``."""
-    credentials: CredentialsSettings | None = None
-    keepalive_seconds: float | None = Field(default=None, gt=0)
-    """None: the adapter's default."""
-    idle_timeout_seconds: float = Field(default=30.0, gt=0)
-    """Reconnect when nothing is received for this long."""
-    connect_timeout_seconds: float = Field(default=10.0, gt=0)
-    max_frame_bytes: int = Field(default=1_000_000, ge=1024)
-    """A larger frame closes the connection (1009), is counted, and the session reconnects.
-    With its record's envelope it must fit ``kafka.max_request_size`` (checked at start), so
-    that every frame the bridge accepts can be delivered."""
-    reconnect: ReconnectSettings = Field(default_factory=ReconnectSettings)
-    tls: TlsSettings = Field(default_factory=TlsSettings)
-    normalized_topics: bool | None = None
-    """Write this connection's data to the normalized topics too; None: as
-    ``publisher.normalized_topics`` says."""
-
-    @field_validator("name")
-    @classmethod
-    def _check_name(cls, value: str) -> str:
-        if not _CONNECTION_NAME.fullmatch(value) or len(value) > 63:
-            raise ValueError(
-                "must be 1 to 63 characters: lower-case letters, digits, '_', '.' and '-', "
-                "starting with a letter or digit"
-            )
-        return value
-
-    @field_validator("exchange")
-    @classmethod
-    def _check_exchange(cls, value: str) -> str:
-        _adapter_for(value)
-        return value
-
-    @field_validator("url")
-    @classmethod
-    def _check_url(cls, value: str) -> str:
-        parts = urlsplit(value)
-        if parts.scheme not in ("ws", "wss") or not value.lower().startswith(parts.scheme + "://"):
-            raise ValueError("must start with ws:// or wss://")
-        if not parts.hostname:
-            raise ValueError("must name a host")
-        return value
-
-    @field_validator("keepalive_seconds", mode="before")
-    @classmethod
-    def _keepalive_none(cls, value: Any) -> Any:
-        return _empty_to_none(value)
-
-    @field_validator("reconnect", "tls", mode="before")
-    @classmethod
-    def _empty_section(cls, value: Any) -> Any:
-        return _none_to_empty_section(value)
-
-    @model_validator(mode="after")
-    def _check_with_adapter(self) -> ConnectionSettings:
-        adapter = _adapter_for(self.exchange)
-        for i, subscription in enumerate(self.subscriptions):
-            try:
-                adapter.validate_subscription(subscription)
-            except (ValueError, TypeError, KeyError) as exc:
-                reason = str(exc) or type(exc).__name__
-                raise invalid(
-                    f"rejected by the {self.exchange} adapter: {reason}", "subscriptions", i
-                ) from None
-        # The session pings after keepalive_seconds of quiet and gives up after
-        # idle_timeout_seconds: a ping must have a chance to be answered first.
-        keepalive = self.keepalive_seconds or adapter.keepalive_seconds
-        if keepalive >= self.idle_timeout_seconds:
-            given = "" if self.keepalive_seconds else f" (the {self.exchange} default)"
-            field = "keepalive_seconds" if self.keepalive_seconds else "idle_timeout_seconds"
-            raise invalid(
-                f"idle_timeout_seconds ({self.idle_timeout_seconds:g}) must be more than "
-                f"keepalive_seconds ({keepalive:g}{given})",
-                field,
-            )
-        return self
-
-    def adapter_credentials(self) -> Credentials | None:
-        """Plain credential values for the adapter; None when none are configured."""
-        creds = self.credentials
-        if creds is None or creds.is_empty():
-            return None
-
-        def plain(value: SecretStr | None) -> str:
-            return "" if value is None else value.get_secret_value()
-
-        return Credentials(
-            api_key=plain(creds.api_key),
-            secret_key=plain(creds.secret_key),
-            passphrase=plain(creds.passphrase),
-            token=plain(creds.token),
-        )
-
-
-def _adapter_for(exchange: str) -> Any:
-    """The adapter class, or ValueError naming the known exchanges."""
-    try:
-        return exchanges.adapter_class(exchange)
-    except ImportError as exc:
-        raise ValueError(f"the adapter for exchange {exchange!r} cannot be loaded: {exc}") from None
-
-
-class Settings(_Model):
+class Settings(SettingsModel):
     """The whole configuration. Build it with :func:`load_settings` or :meth:`from_mapping`
     (``Settings(**values)`` validates ``values`` alone; see the module docstring)."""
 
@@ -521,7 +161,7 @@ class Settings(_Model):
     @field_validator("instance", mode="before")
     @classmethod
     def _instance_none(cls, value: Any) -> Any:
-        return _empty_to_none(value)
+        return empty_to_none(value)
 
     @field_validator("log_level", mode="before")
     @classmethod
@@ -540,7 +180,7 @@ class Settings(_Model):
     )
     @classmethod
     def _empty_section(cls, value: Any) -> Any:
-        return _none_to_empty_section(value)
+        return none_to_empty_section(value)
 
     @field_validator("connections", mode="before")
     @classmethod
