@@ -16,22 +16,8 @@ from bridge.avro.store import SchemaStore, schemas_dir
 from bridge.cli import main
 from bridge.exchanges import adapter_class
 from tests.unit.avro.test_contract import SUBSCRIPTIONS
+from tests.unit.avro.test_registration import CONFIG  # the same two OKX connections
 
-CONFIG = """\
-kafka: {topic_prefix: "prod."}
-connections:
-  - name: okx-public
-    exchange: okx
-    url: wss://ws.okx.com:8443/ws/v5/public
-    subscriptions:
-      - {channel: status}
-      - {channel: tickers, instId: BTC-USDT}
-  - name: okx-business
-    exchange: okx
-    url: wss://ws.okx.com:8443/ws/v5/business
-    subscriptions:
-      - {channel: economic-calendar}
-"""
 STORE = SchemaStore()
 
 

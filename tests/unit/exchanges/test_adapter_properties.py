@@ -21,13 +21,10 @@ sequences of all of these against one adapter instance; and two twin adapters of
 also sees the frames classified as garbage: every fixture frame must then mean the same to both
 (a bad frame does not change state).
 
-Bugs these properties found are pinned as minimal ``xfail(strict=True)`` examples at the end.
-While a bug is open, the properties recognise its *output* (never its input, see
-``known_bug``) and count it instead of failing, so they keep exploring everything else; once
-the adapter is fixed, that output no longer occurs and the tolerance is inert.
+Bugs these properties found (all fixed) are pinned as minimal examples at the end.
 
 Hypothesis runs derandomized without an example database: CI sees the same examples each run.
-``pytest -s`` prints a tally: frames checked, encode-stage dead letters, open-bug outputs seen.
+``pytest -s`` prints a tally: frames checked, encode-stage dead letters.
 """
 
 from __future__ import annotations
@@ -67,7 +64,6 @@ RECEIVED_US = (
     int(datetime(2017, 9, 4, 20, 0, 0, tzinfo=timezone(timedelta(hours=8))).timestamp()) * 1_000_000
 )
 NOW_S = RECEIVED_US / 1e6
-AVRO_LONG = range(-(2**63), 2**63)
 _TOPIC = re.compile(r"[A-Za-z0-9._-]{1,249}")
 _SURROGATE = re.compile("[\ud800-\udfff]")
 
@@ -274,25 +270,6 @@ def legal_topic(topic: str) -> bool:
     return bool(_TOPIC.fullmatch(topic)) and topic not in (".", "..")
 
 
-def known_bug(case: Case, events: Sequence[Event]) -> str | None:
-    """The open bug (one of the xfail tests below) that these events show, if any. Keyed on the
-    adapter's *output*, so a fix makes it inert without touching this function."""
-    for event in events:
-        if isinstance(event, Unrecognized):
-            if event.reason.startswith("adapter error: UnicodeEncodeError"):
-                return "adapter error: unpaired surrogate hashed (OKX identity)"
-            if has_surrogate(event.reason):
-                return "unpaired surrogate in a dead-letter reason"
-        destination = getattr(event, "destination", None)
-        if case is OKX and destination is not None and not legal_topic(destination.topic):
-            return "OKX channel from the wire is not a legal topic name"
-        if isinstance(event, Push) and case is KRAKEN:
-            channel_id = event.payload.get("channel_id")
-            if isinstance(channel_id, int) and channel_id not in AVRO_LONG:
-                return "Kraken channelID beyond an Avro long"
-    return None
-
-
 def frame_bytes(data: str | bytes) -> bytes:
     return data.encode() if isinstance(data, str) else data
 
@@ -301,8 +278,6 @@ def check(
     case: Case,
     adapter: Adapter,
     data: str | bytes,
-    *,
-    tolerate_known_bugs: bool = True,
 ) -> list[Event]:
     """Feed one frame to the adapter and the pipeline; assert the contract (module docstring).
     Returns the adapter's events."""
@@ -310,10 +285,6 @@ def check(
     assert isinstance(events, list), events
     assert all(isinstance(e, Event) for e in events), events
     TALLY["frames"] += 1
-    if tolerate_known_bugs and (bug := known_bug(case, events)) is not None:
-        TALLY[f"known bug: {bug}"] += 1
-        return events
-
     unrecognized = [e for e in events if isinstance(e, Unrecognized)]
     for event in unrecognized:
         assert event.reason, event
@@ -975,12 +946,7 @@ NINES = "9" * 4301
 
 
 def test_kraken_channel_id_beyond_an_avro_long_is_unrecognized() -> None:
-    check(
-        KRAKEN,
-        KRAKEN.states["connected"](),
-        '[9223372036854775808,{},"ticker","XBT/USD"]',
-        tolerate_known_bugs=False,
-    )
+    check(KRAKEN, KRAKEN.states["connected"](), '[9223372036854775808,{},"ticker","XBT/USD"]')
 
 
 @pytest.mark.parametrize(
@@ -997,19 +963,14 @@ def test_kraken_channel_id_beyond_an_avro_long_is_unrecognized() -> None:
 )
 def test_unpaired_surrogates_are_dead_lettered_readably(case: Case, frame: str) -> None:
     state = "private" if "ownTrades" in frame else sorted(case.states)[0]
-    check(case, case.states[state](), frame, tolerate_known_bugs=False)
+    check(case, case.states[state](), frame)
 
 
 def test_a_kraken_connection_id_that_is_not_an_integer_is_refused() -> None:
     adapter = KRAKEN.states["connected"]()
-    check(
-        KRAKEN,
-        adapter,
-        r'{"event":"systemStatus","status":"online","connectionID":"\ud800"}',
-        tolerate_known_bugs=False,
-    )
+    check(KRAKEN, adapter, r'{"event":"systemStatus","status":"online","connectionID":"\ud800"}')
     before = TALLY["encode dead letters (kraken)"]
-    check(KRAKEN, adapter, load_fixture("kraken", "ticker.json"), tolerate_known_bugs=False)
+    check(KRAKEN, adapter, load_fixture("kraken", "ticker.json"))
     assert TALLY["encode dead letters (kraken)"] == before
 
 
@@ -1023,7 +984,7 @@ def test_a_kraken_connection_id_that_is_not_an_integer_is_refused() -> None:
     ids=["push-space", "push-non-ascii", "ack-slash"],
 )
 def test_an_okx_channel_that_is_not_a_legal_topic_name_is_unrecognized(frame: str) -> None:
-    check(OKX, OKX.states["connected"](), frame, tolerate_known_bugs=False)
+    check(OKX, OKX.states["connected"](), frame)
 
 
 def _nested(depth: int) -> str:
@@ -1056,7 +1017,7 @@ def _at(template: str, value: str) -> str:
 def test_huge_numbers_and_deep_nesting_are_classified_without_the_safety_net(
     case: Case, frame: str
 ) -> None:
-    check(case, case.states[sorted(case.states)[0]](), frame, tolerate_known_bugs=False)
+    check(case, case.states[sorted(case.states)[0]](), frame)
 
 
 @pytest.mark.parametrize(
@@ -1069,7 +1030,7 @@ def test_huge_numbers_and_deep_nesting_are_classified_without_the_safety_net(
     ids=["generic-ts-digits", "status-ts-digits", "identity-surrogate"],
 )
 def test_okx_classifies_huge_numbers_and_surrogates_itself(frame: str) -> None:
-    check(OKX, OKX.states[sorted(OKX.states)[0]](), frame, tolerate_known_bugs=False)
+    check(OKX, OKX.states[sorted(OKX.states)[0]](), frame)
 
 
 # A sanity check of the harness itself: random garbage between fixture frames, on every adapter.
