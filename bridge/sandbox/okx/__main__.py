@@ -5,11 +5,11 @@ from __future__ import annotations
 import argparse
 from collections.abc import Sequence
 
+from bridge.sandbox.okx.access import OkxAccount
 from bridge.sandbox.okx.protocol import (
     BUSINESS_PATH,
     PRIVATE_PATH,
     PUBLIC_PATH,
-    OkxAccount,
     OkxSimulator,
 )
 from bridge.sandbox.server import run_standalone, serve_until_interrupted, standalone_parser

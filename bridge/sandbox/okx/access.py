@@ -1,12 +1,17 @@
-"""Which OKX channel a connection may subscribe to, and the error OKX answers when it may not.
+"""Who may log in, which OKX channel a connection may subscribe to, and the error OKX answers
+when it may not.
 
-What decides: the endpoint (``/ws/v5/public``, ``/business``, ``/private``), the arguments a
-channel needs, the configured instruments, and for some channels a login and a fee tier.
+What decides a login: the four fields, a timestamp within 30 s, a known API key, its passphrase
+and the HMAC signature. What decides a subscription: the endpoint (``/ws/v5/public``,
+``/business``, ``/private``), the arguments a channel needs, the configured instruments, and for
+some channels a login and a fee tier.
 """
 
 from __future__ import annotations
 
+import hmac
 from collections.abc import Collection, Mapping
+from dataclasses import dataclass
 from typing import Any, Final
 
 from bridge.sandbox.okx.wire import (
@@ -19,11 +24,66 @@ from bridge.sandbox.okx.wire import (
     STATUS_CHANNEL,
     TYPE_CHANNELS,
     bar_ms,
+    login_sign,
+    timestamp_text,
     wrong_url_message,
 )
 
 ArgProblem = tuple[str, str]
 """(error code, message)"""
+
+LOGIN_WINDOW_SECONDS: Final = 30.0
+_LOGIN_FIELDS: Final = ("apiKey", "passphrase", "timestamp", "sign")
+
+
+@dataclass
+class OkxAccount:
+    """An API key's credentials and the trading fee tier some channels require."""
+
+    secret: str
+    passphrase: str
+    vip_level: int = 1
+
+
+def login_problem(
+    args: list[Any],
+    *,
+    logged_in: bool,
+    accounts: Mapping[str, OkxAccount],
+    now: float,
+    refuse_all: bool = False,
+) -> ArgProblem | None:
+    """Why OKX refuses a login with ``args`` (the request's args), or None when it accepts it.
+    ``refuse_all``: the test switch that makes every login fail as a valid one would not."""
+    if logged_in:
+        return (
+            "60031",
+            "The WebSocket endpoint does not allow multiple or repeated logins.",
+        )
+    if len(args) != 1 or not isinstance(args[0], dict):
+        return INVALID_ARGS
+    credentials: dict[str, Any] = args[0]
+    for name in _LOGIN_FIELDS:
+        if credentials.get(name) in (None, ""):
+            return ("60027", f"Parameter {name} can not be empty.")
+    if refuse_all:
+        return ("60009", "Login failed.")
+    timestamp = timestamp_text(credentials["timestamp"])
+    if timestamp is None:
+        return ("60004", "Invalid OK-ACCESS-TIMESTAMP")
+    if abs(now - float(timestamp)) > LOGIN_WINDOW_SECONDS:
+        return ("60006", "Timestamp request expired")
+    account = accounts.get(credentials["apiKey"])
+    if account is None:
+        return ("60005", "Invalid OK-ACCESS-KEY")
+    if credentials["passphrase"] != account.passphrase:
+        return ("60024", "Wrong passphrase")
+    sign = credentials["sign"]
+    expected = login_sign(account.secret, timestamp)
+    if not isinstance(sign, str) or not hmac.compare_digest(sign, expected):
+        return ("60007", "Invalid sign")
+    return None
+
 
 INVALID_ARGS: Final = ("60013", "Invalid args")
 PLEASE_LOG_IN: Final = ("60011", "Please log in")

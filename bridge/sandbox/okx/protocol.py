@@ -44,7 +44,6 @@ estimated-price, liquidation-orders, instruments), ``private`` (orders and what 
 from __future__ import annotations
 
 import asyncio
-import hmac
 import json
 import logging
 import random
@@ -58,7 +57,7 @@ from typing import Any, Final
 from websockets.asyncio.server import ServerConnection
 
 from bridge.sandbox.okx.access import ArgProblem as _ArgProblem
-from bridge.sandbox.okx.access import arg_problem
+from bridge.sandbox.okx.access import OkxAccount, arg_problem, login_problem
 from bridge.sandbox.okx.account import PrivatePush, SimAccount
 from bridge.sandbox.okx.books import BOOK_CHANNELS, FULL_DEPTHS, Fault, OkxBooks
 from bridge.sandbox.okx.market import (
@@ -76,9 +75,7 @@ from bridge.sandbox.okx.wire import (
     SubscriptionKey,
     bar_ms,
     dumps,
-    login_sign,
     subscription_key,
-    timestamp_text,
 )
 from bridge.sandbox.server import BookLevels, SimConnection, SimulatorServer, SimulatorStats
 
@@ -96,8 +93,6 @@ NOTICE_CLOSE_CODE: Final = 1001
 NOTICE_CLOSE_REASON: Final = "Service upgrade"
 
 DEFAULT_INSTRUMENTS: Final = frozenset({"BTC-USDT", "ETH-USDT"})
-LOGIN_WINDOW_SECONDS: Final = 30.0
-_LOGIN_FIELDS: Final = ("apiKey", "passphrase", "timestamp", "sign")
 _REQUEST_ID = re.compile(r"[A-Za-z0-9]{1,32}")
 
 # The channels each market data generator feeds (books and private have their own rounds).
@@ -120,15 +115,6 @@ _GENERATED: Final[Mapping[str, Callable[[str], bool]]] = {
 
 
 # -- state -------------------------------------------------------------------------------------
-
-
-@dataclass
-class OkxAccount:
-    """An API key's credentials and the trading fee tier some channels require."""
-
-    secret: str
-    passphrase: str
-    vip_level: int = 1
 
 
 @dataclass
@@ -502,7 +488,13 @@ class OkxSimulator(SimulatorServer[OkxConnection, OkxStats]):
             await self._unsubscribe(conn, args, request_id)
 
     async def _login(self, conn: OkxConnection, args: list[Any], request_id: str | None) -> None:
-        problem = self._check_login(conn, args)
+        problem = login_problem(
+            args,
+            logged_in=conn.logged_in,
+            accounts=self.accounts,
+            now=self.clock(),
+            refuse_all=self.reject_logins,
+        )
         if problem is not None:
             self.stats.logins_failed += 1
             logger.info("OKX simulator: login failed on %s: %s", conn.conn_id, problem[1])
@@ -515,36 +507,6 @@ class OkxSimulator(SimulatorServer[OkxConnection, OkxStats]):
         conn.account = self.accounts[credentials["apiKey"]]
         self.stats.logins_ok += 1
         await self._send_json(conn, self._event(conn, request_id, event="login", code="0", msg=""))
-
-    def _check_login(self, conn: OkxConnection, args: list[Any]) -> _ArgProblem | None:
-        if conn.logged_in:
-            return (
-                "60031",
-                "The WebSocket endpoint does not allow multiple or repeated logins.",
-            )
-        if len(args) != 1 or not isinstance(args[0], dict):
-            return ("60013", "Invalid args")
-        credentials: dict[str, Any] = args[0]
-        for name in _LOGIN_FIELDS:
-            if credentials.get(name) in (None, ""):
-                return ("60027", f"Parameter {name} can not be empty.")
-        if self.reject_logins:
-            return ("60009", "Login failed.")
-        timestamp = timestamp_text(credentials["timestamp"])
-        if timestamp is None:
-            return ("60004", "Invalid OK-ACCESS-TIMESTAMP")
-        if abs(self.clock() - float(timestamp)) > LOGIN_WINDOW_SECONDS:
-            return ("60006", "Timestamp request expired")
-        account = self.accounts.get(credentials["apiKey"])
-        if account is None:
-            return ("60005", "Invalid OK-ACCESS-KEY")
-        if credentials["passphrase"] != account.passphrase:
-            return ("60024", "Wrong passphrase")
-        sign = credentials["sign"]
-        expected = login_sign(account.secret, timestamp)
-        if not isinstance(sign, str) or not hmac.compare_digest(sign, expected):
-            return ("60007", "Invalid sign")
-        return None
 
     async def _subscribe(
         self, conn: OkxConnection, args: list[Any], request_id: str | None
