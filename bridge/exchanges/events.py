@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Hashable, Mapping
 from dataclasses import dataclass, field
+from enum import StrEnum
 from typing import Any
 
 
@@ -37,6 +38,22 @@ class Event:
     exchange_conn_id: str | None = None
 
 
+class Verified(StrEnum):
+    """What a book check made of one book message: the ``verified`` field of OKX's book records
+    and of normalized book changes, and :attr:`Push.book_check` of Kraken's."""
+
+    VERIFIED = "verified"
+    """A snapshot (whose checksum matched, when it has one), or an update that the exchange's
+    checks found consistent (its checksum; for OKX also its seqId chain), at least one checked."""
+    FAILED = "failed"
+    """The checksum or the sequence did not hold: a ``resync`` marker follows the record."""
+    NOT_CHECKED = "not_checked"
+    """Nothing to check against: an update before any snapshot on this connection, while a
+    resync waits for its snapshot, or one with neither seqIds nor a checksum."""
+    FULL_BOOK = "full_book"
+    """A channel that pushes the whole book every time (OKX books5 and bbo-tbt, OKEx depth_N)."""
+
+
 # --- channel events: recorded on the channel's topic -------------------------------------------
 
 
@@ -55,6 +72,9 @@ class Push(Event):
     """Content identity: two pushes with the same destination and identity are the same data
     (used to drop the copies seen when two connections overlap during a handover, or that a
     new subscription repeats). Any hashable value: the session keeps only its hash."""
+    book_check: Verified | None = None
+    """For a book message whose record does not say it (Kraken's): what the adapter's book
+    check made of it. None for anything else."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -10,11 +10,11 @@ the channel's own, so a consumer of a normalized topic sees the same ``disconnec
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection, Iterable, Sequence
+from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass
 from typing import Final
 
-from bridge.exchanges.events import Destination, Event, Push, ResyncRequired
+from bridge.exchanges.events import Destination, Push
 from bridge.frame import ConnectionInfo
 from bridge.normalize import kraken, okex_v1, okx
 from bridge.normalize.records import PAYLOAD_TYPES, Normalized
@@ -25,14 +25,14 @@ from bridge.topics import normalized_key, normalized_schema, normalized_topic
 class _Exchange:
     kinds: Callable[[Destination], tuple[str, ...]]
     symbol: Callable[[Destination], str]
+    normalize: Callable[[Push], list[Normalized]]
 
 
 _EXCHANGES: Final = {
-    "okx": _Exchange(okx.kinds, okx.symbol),
-    "kraken": _Exchange(kraken.kinds, kraken.symbol),
-    "okex_v1": _Exchange(okex_v1.kinds, okex_v1.symbol),
+    "okx": _Exchange(okx.kinds, okx.symbol, okx.normalize),
+    "kraken": _Exchange(kraken.kinds, kraken.symbol, kraken.normalize),
+    "okex_v1": _Exchange(okex_v1.kinds, okex_v1.symbol, okex_v1.normalize),
 }
-_KRAKEN_BOOK: Final = "exchange_bridge.kraken.Book"
 
 
 def normalized_destination(exchange: str, kind: str, source: Destination) -> Destination:
@@ -65,7 +65,6 @@ class Normalizer:
 
     def __init__(self, connections: Collection[str] = ()) -> None:
         self.connections = frozenset(connections)
-        self._kraken_books = kraken.BookChecks()
 
     def enabled(self, connection: str) -> bool:
         return connection in self.connections
@@ -78,24 +77,12 @@ class Normalizer:
             return []
         return normalized_destinations(conn.exchange, sources)
 
-    def pushes(self, conn: ConnectionInfo, push: Push, events: Sequence[Event]) -> list[Push]:
-        """The normalized pushes of ``push``, one of the ``events`` of one frame (the events
-        after it say whether its book failed a check)."""
-        items: list[Normalized]
-        match conn.exchange:
-            case "okx":
-                items = okx.normalize(push)
-            case "kraken":
-                verified = None
-                if push.payload_type == _KRAKEN_BOOK:
-                    verified = self._kraken_books.verified(
-                        conn.connection, conn.connection_id, push, _resync_follows(push, events)
-                    )
-                items = kraken.normalize(push, verified)
-            case "okex_v1":
-                items = okex_v1.normalize(push)
-            case _:
-                return []
+    def pushes(self, conn: ConnectionInfo, push: Push) -> list[Push]:
+        """The normalized pushes of ``push``."""
+        found = _EXCHANGES.get(conn.exchange)
+        if found is None:
+            return []
+        items = found.normalize(push)
         return [
             Push(
                 destination=normalized_destination(conn.exchange, item.kind, push.destination),
@@ -106,11 +93,3 @@ class Normalizer:
             )
             for item in items
         ]
-
-
-def _resync_follows(push: Push, events: Sequence[Event]) -> bool:
-    topic, key = push.destination.topic, push.destination.key
-    return any(
-        isinstance(e, ResyncRequired) and e.destination.topic == topic and e.destination.key == key
-        for e in events
-    )

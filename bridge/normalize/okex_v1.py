@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Final
 
-from bridge.exchanges.events import Destination, Push
+from bridge.exchanges.events import Destination, Push, Verified
 from bridge.exchanges.okex_v1.channels import Kind, parse_channel
 from bridge.normalize import records
 from bridge.normalize.records import BOOK, TOP_OF_BOOK, TRADES, Normalized, micros
@@ -60,7 +60,7 @@ def normalize(push: Push) -> list[Normalized]:
                     asks=_levels(payload["asks"]),
                     depth=int(info.depth) if full and info.depth else None,
                     # OKEx v1 sends no checksum and no sequence: nothing to verify.
-                    verified=records.FULL_BOOK if full else records.NOT_CHECKED,
+                    verified=Verified.FULL_BOOK if full else Verified.NOT_CHECKED,
                     time_us=micros(payload["timestamp"]),
                 )
             ]

@@ -20,12 +20,6 @@ PAYLOAD_TYPES: Final = {
     TOP_OF_BOOK: "exchange_bridge.normalized.TopOfBook",
 }
 
-# The ``verified`` values of a book change (OKX's book records use the same words).
-VERIFIED: Final = "verified"
-FAILED: Final = "failed"
-NOT_CHECKED: Final = "not_checked"
-FULL_BOOK: Final = "full_book"
-
 BUY: Final = "buy"
 SELL: Final = "sell"
 

@@ -135,7 +135,7 @@ class Pipeline:
             # The normalized records of the event follow its own, on their own topics.
             match event:
                 case Push():
-                    for normalized in self.normalizer.pushes(conn, event, events):
+                    for normalized in self.normalizer.pushes(conn, event):
                         await self._publish(origin, normalized)
                 case Subscribed() | SubscribeFailed():
                     for target in self.normalizer.destinations(conn, [event.destination]):

@@ -52,9 +52,10 @@ from bridge.exchanges.events import (
     ResyncRequired,
     Subscribed,
     SubscribeFailed,
+    Verified,
 )
 from bridge.exchanges.kraken import payloads
-from bridge.exchanges.kraken.book import BookMessage, LocalBook, book_message
+from bridge.exchanges.kraken.book import BookMessage, BookState, LocalBook, book_message
 from bridge.exchanges.kraken.error_codes import RATE_LIMIT_CODE, error_code
 from bridge.exchanges.kraken.subscriptions import (
     PRIVATE_CHANNELS,
@@ -479,15 +480,17 @@ class KrakenAdapter(Adapter):
             message = book_message(channel, parts)
         except BadElement as exc:
             return self._unrecognized(f"{channel} {pair}: {exc}")
+        check = self._update_book(target, channel, pair, message)
         push = Push(
             destination=push_to,
             payload_type=payloads.payload_type("book"),
             payload=message.payload(pair, channel_id),
             event_time_ms=message.event_time_ms,
             exchange_conn_id=self.exchange_conn_id,
+            book_check=check,
         )
         events: list[Event] = [push]
-        if self._update_book(target, channel, pair, message):
+        if check is Verified.FAILED:
             events.append(
                 ResyncRequired(
                     destination=destination,
@@ -503,9 +506,9 @@ class KrakenAdapter(Adapter):
         channel: str,
         pair: str,
         message: BookMessage,
-    ) -> bool:
-        """Apply a book message to the local copy; True when its checksum failed (the
-        resubscribe frames are then queued)."""
+    ) -> Verified:
+        """Apply a book message to the local copy and say what its check found (on a failed
+        checksum the resubscribe frames are queued)."""
         key: tuple[str, str | None] = (channel, canonical_pair(pair))
         if message.snapshot:
             depth = target.sub.book_depth if target is not None else depth_of(channel)
@@ -513,12 +516,15 @@ class KrakenAdapter(Adapter):
         else:
             found = self._books.get(key)
             if found is None:
-                return False  # no snapshot on this connection yet: nothing to check against
+                return Verified.NOT_CHECKED  # no snapshot on this connection yet
             book = found
-        if not book.update(message):
-            return False
-        self._queue_resubscribe(target, channel, pair)
-        return True
+        checking = book.state is BookState.VERIFYING
+        if book.update(message):
+            self._queue_resubscribe(target, channel, pair)
+            return Verified.FAILED
+        if message.snapshot or (checking and message.checksum is not None):
+            return Verified.VERIFIED
+        return Verified.NOT_CHECKED  # no checksum, or a resync waits for its snapshot
 
     def _queue_resubscribe(self, target: Target | None, channel: str, pair: str) -> None:
         if target is not None:

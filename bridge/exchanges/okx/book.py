@@ -27,11 +27,12 @@ from __future__ import annotations
 import zlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from enum import Enum, StrEnum
+from enum import Enum
 from typing import Any, Final
 
 from bridge.exchanges import wire
 from bridge.exchanges.book import Level, PriceBook
+from bridge.exchanges.events import Verified
 from bridge.exchanges.wire import BadElement
 
 CHECKSUM_LEVELS: Final = 25
@@ -51,21 +52,6 @@ levels a side than that (OKX pushes a level again when it comes back within the 
 _MAX_BOOKS: Final = 1024
 """Books one connection keeps at most (a server naming endless instruments cannot exhaust
 memory); a book beyond it is carried unchecked."""
-
-
-class Verified(StrEnum):
-    """The ``verified`` field of a book record."""
-
-    VERIFIED = "verified"
-    """A snapshot (whose checksum matched, when it has one), or an update that followed on the
-    previous message's seqId and whose checksum matched, at least one of the two checked."""
-    FAILED = "failed"
-    """The checksum or the sequence did not hold: a ``resync`` marker follows the record."""
-    NOT_CHECKED = "not_checked"
-    """Nothing to check against: an update before any snapshot on this connection, while a
-    resync waits for its snapshot, or one with neither seqIds nor a checksum."""
-    FULL_BOOK = "full_book"
-    """A channel that pushes the whole book every time (books5, bbo-tbt)."""
 
 
 def book_checksum(bids: Sequence[Level], asks: Sequence[Level]) -> int:

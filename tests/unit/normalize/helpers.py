@@ -28,7 +28,7 @@ def normalized(normalizer: Normalizer, info: ConnectionInfo, events: Sequence[Ev
     found: list[Push] = []
     for event in events:
         if isinstance(event, Push):
-            found += normalizer.pushes(info, event, events)
+            found += normalizer.pushes(info, event)
     return found
 
 
