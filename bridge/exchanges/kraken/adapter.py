@@ -55,7 +55,7 @@ from bridge.exchanges.events import (
     Verified,
 )
 from bridge.exchanges.kraken import payloads
-from bridge.exchanges.kraken.book import BookMessage, BookState, LocalBook, book_message
+from bridge.exchanges.kraken.book import BookMessage, LocalBook, book_message
 from bridge.exchanges.kraken.error_codes import RATE_LIMIT_CODE, error_code
 from bridge.exchanges.kraken.subscriptions import (
     PRIVATE_CHANNELS,
@@ -507,24 +507,18 @@ class KrakenAdapter(Adapter):
         pair: str,
         message: BookMessage,
     ) -> Verified:
-        """Apply a book message to the local copy and say what its check found (on a failed
-        checksum the resubscribe frames are queued)."""
+        """Apply a book message to its local book: what the check found (a failure resubscribes)."""
         key: tuple[str, str | None] = (channel, canonical_pair(pair))
         if message.snapshot:
             depth = target.sub.book_depth if target is not None else depth_of(channel)
-            book = self._books[key] = LocalBook(depth)
-        else:
-            found = self._books.get(key)
-            if found is None:
-                return Verified.NOT_CHECKED  # no snapshot on this connection yet
-            book = found
-        checking = book.state is BookState.VERIFYING
-        if book.update(message):
+            self._books[key] = LocalBook(depth)
+        book = self._books.get(key)
+        if book is None:
+            return Verified.NOT_CHECKED  # no snapshot on this connection yet
+        check = book.update(message)
+        if check is Verified.FAILED:
             self._queue_resubscribe(target, channel, pair)
-            return Verified.FAILED
-        if message.snapshot or (checking and message.checksum is not None):
-            return Verified.VERIFIED
-        return Verified.NOT_CHECKED  # no checksum, or a resync waits for its snapshot
+        return check
 
     def _queue_resubscribe(self, target: Target | None, channel: str, pair: str) -> None:
         if target is not None:

@@ -12,6 +12,7 @@ from typing import Any
 
 from bridge.exchanges import wire
 from bridge.exchanges.book import PriceBook
+from bridge.exchanges.events import Verified
 from bridge.exchanges.kraken.payloads import array, decimal, timestamp
 from bridge.exchanges.wire import BadElement
 
@@ -63,18 +64,21 @@ class LocalBook:
             self.book.asks.best(CHECKSUM_LEVELS), self.book.bids.best(CHECKSUM_LEVELS)
         )
 
-    def update(self, message: BookMessage) -> bool:
-        """Apply a message; True when its checksum does not match the book it leaves (the
-        book is then RESYNCING: no more checks until a new snapshot replaces it)."""
+    def update(self, message: BookMessage) -> Verified:
+        """Apply a message and say what its check found: FAILED when its checksum does not
+        match the book it leaves (the book is then RESYNCING: no more checks until a new
+        snapshot replaces it), NOT_CHECKED without a checksum or while resyncing."""
         for side, levels in message.ordered:
             self.apply(side, levels)
         self.truncate()
-        if message.checksum is None or self.state is not BookState.VERIFYING:
-            return False
+        if self.state is not BookState.VERIFYING:
+            return Verified.NOT_CHECKED
+        if message.checksum is None:
+            return Verified.VERIFIED if message.snapshot else Verified.NOT_CHECKED
         if self.checksum() == message.checksum:
-            return False
+            return Verified.VERIFIED
         self.state = BookState.RESYNCING
-        return True
+        return Verified.FAILED
 
 
 @dataclass(frozen=True, slots=True)
